@@ -1,0 +1,161 @@
+//! The administrative service: every admin API call and CLI verb ends in one method here.
+//!
+//! Each method takes the authenticated [`Actor`], checks role and scope with
+//! [`DomainTree::require_in_scope`] before reading anything it will return, validates the
+//! input completely before writing, and writes the change with its audit record in one store
+//! call.
+
+mod admins;
+mod agents;
+mod audit_log;
+mod bootstrap;
+mod domains;
+mod keys;
+mod tokens;
+mod users;
+
+use std::sync::{Arc, RwLock};
+
+use latchkey_crypto::seal::Keyring;
+use latchkey_crypto::secret::SecretBytes;
+use latchkey_crypto::verifier::{VerifierKey, bearer_token_hash};
+
+pub use bootstrap::FirstAdmin;
+pub use keys::KeyPersistence;
+
+use crate::CoreError;
+use crate::audit::AuditDraft;
+use crate::authz::{Actor, DomainTree};
+use crate::ports::{Clock, Entropy, EntropyRng};
+use crate::store::Store;
+
+/// Name of the stored secret holding the PIN verifier key.
+const PIN_KEY_SECRET: &str = "pin-verifier-key";
+
+/// The administrative service.
+pub struct AdminService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    keyring: RwLock<Arc<Keyring>>,
+    pin_key: VerifierKey,
+    key_persistence: Option<Arc<dyn KeyPersistence>>,
+}
+
+impl std::fmt::Debug for AdminService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminService").finish_non_exhaustive()
+    }
+}
+
+impl AdminService {
+    /// Builds the service, loading (or on first start creating) the PIN verifier key, which is
+    /// kept sealed in the store so that rotating the master key never invalidates PINs.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        keyring: Keyring,
+        key_persistence: Option<Arc<dyn KeyPersistence>>,
+    ) -> Result<Self, CoreError> {
+        let aad = secret_aad(PIN_KEY_SECRET);
+        let sealed = match store.find_secret(PIN_KEY_SECRET).await? {
+            Some(s) => s,
+            None => {
+                let mut rng = EntropyRng(entropy.as_ref());
+                let fresh = VerifierKey::generate(&mut rng);
+                let sealed = keyring.seal(&mut rng, fresh.expose(), &aad);
+                store.insert_secret_if_absent(PIN_KEY_SECRET, &sealed, clock.now()).await?
+            }
+        };
+        let pin_key = VerifierKey::from_bytes(keyring.open(&sealed, &aad)?.expose())?;
+        Ok(Self {
+            store,
+            clock,
+            entropy,
+            keyring: RwLock::new(Arc::new(keyring)),
+            pin_key,
+            key_persistence,
+        })
+    }
+
+    /// The store, for the other services built on the same ports.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Finds the administrator owning an admin API token.
+    pub async fn authenticate(&self, bearer: &str, source: Option<String>) -> Result<Actor, CoreError> {
+        if bearer.is_empty() || bearer.len() > 200 {
+            return Err(CoreError::Unauthenticated);
+        }
+        let admin = self
+            .store
+            .find_admin_by_token_hash(&bearer_token_hash(bearer))
+            .await?
+            .ok_or(CoreError::Unauthenticated)?;
+        Ok(Actor { id: admin.id, name: admin.name, role: admin.role, scope: admin.scope, source })
+    }
+
+    /// The domain tree as it is now.
+    async fn tree(&self) -> Result<DomainTree, CoreError> {
+        Ok(DomainTree::new(self.store.list_domains().await?))
+    }
+
+    /// An audit draft for `actor` doing `action` on `target`, now.
+    fn draft(&self, actor: &Actor, action: &str, target: &str) -> AuditDraft {
+        AuditDraft::ok(self.clock.now(), &actor.audit_name(), action, target, actor.source.as_deref())
+    }
+
+    fn rng(&self) -> EntropyRng<'_> {
+        EntropyRng(self.entropy.as_ref())
+    }
+
+    fn current_keyring(&self) -> Result<Arc<Keyring>, CoreError> {
+        self.keyring
+            .read()
+            .map(|k| Arc::clone(&k))
+            .map_err(|_| CoreError::Internal("keyring lock poisoned".to_owned()))
+    }
+
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CoreError> {
+        Ok(self.current_keyring()?.seal(&mut self.rng(), plaintext, aad))
+    }
+
+    /// Opens a sealed value (for the authentication services that need seeds in hand).
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<SecretBytes, CoreError> {
+        Ok(self.current_keyring()?.open(sealed, aad)?)
+    }
+
+    /// The PIN verifier key.
+    pub fn pin_key(&self) -> &VerifierKey {
+        &self.pin_key
+    }
+
+    fn replace_keyring(&self, new: Keyring) -> Result<(), CoreError> {
+        let mut guard = self
+            .keyring
+            .write()
+            .map_err(|_| CoreError::Internal("keyring lock poisoned".to_owned()))?;
+        *guard = Arc::new(new);
+        Ok(())
+    }
+}
+
+/// Associated data binding a token seed to its serial.
+pub fn seed_aad(serial: &str) -> Vec<u8> {
+    format!("token-seed:{serial}").into_bytes()
+}
+
+/// Associated data binding a RADIUS secret to its agent.
+pub fn agent_secret_aad(name: &str) -> Vec<u8> {
+    format!("agent-secret:{name}").into_bytes()
+}
+
+/// Associated data binding a named secret to its name.
+pub fn secret_aad(name: &str) -> Vec<u8> {
+    format!("secret:{name}").into_bytes()
+}
+
+/// Context string of PIN verifiers.
+pub const PIN_CONTEXT: &str = "token-pin";

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Install what the tests need and run the whole Latchkey test suite.
+#
+#   scripts/test.sh [ARGS...]        ARGS go to `cargo test`, e.g. scripts/test.sh -- --nocapture
+#
+# Steps: install test deps -> venv on PATH -> cargo fmt --check -> cargo clippy -D warnings
+#        -> PostgreSQL (given or throwaway) -> cargo test --workspace --locked
+#
+# Environment knobs:
+#   LATCHKEY_SKIP_LINT=1     skip cargo fmt / cargo clippy (quick local runs)
+#   DATABASE_URL=postgres://...  use this server for tests instead of a throwaway cluster
+#   LATCHKEY_VENV=DIR        Python venv with test helpers (default /opt/latchkey-venv)
+#   PG_BIN=DIR               PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   CI=true                  sets CARGO_TERM_COLOR=never and LATCHKEY_REQUIRE_TOOLS=1
+#   LATCHKEY_REQUIRE_TOOLS=1 tests fail (not skip) when an external tool (oathtool,
+#                            postgres, ...) is missing; forced on when CI=true
+# Exported to tests: LATCHKEY_TEST_POSTGRES_URL, LATCHKEY_VENV, PATH (venv bin first).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+START=$SECONDS
+PG_DIR=""
+step() { echo; echo "==> $*"; }
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$PG_DIR" ]; then
+    bash "$ROOT/scripts/pg-throwaway.sh" stop "$PG_DIR" || true
+    rm -rf "$PG_DIR"
+  fi
+  echo
+  if [ "$rc" -eq 0 ]; then
+    echo "==> test.sh: OK in $((SECONDS - START))s"
+  else
+    echo "==> test.sh: FAILED (exit $rc) after $((SECONDS - START))s"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ "${CI:-}" = "true" ]; then
+  export CARGO_TERM_COLOR=never
+  export LATCHKEY_REQUIRE_TOOLS=1
+fi
+
+step "install test dependencies (scripts/install-test-deps.sh)"
+bash "$ROOT/scripts/install-test-deps.sh"
+
+step "environment"
+export LATCHKEY_VENV=${LATCHKEY_VENV:-/opt/latchkey-venv}
+export PATH="$LATCHKEY_VENV/bin:$PATH"
+echo "LATCHKEY_VENV=$LATCHKEY_VENV"
+echo "LATCHKEY_REQUIRE_TOOLS=${LATCHKEY_REQUIRE_TOOLS:-}"
+cargo --version
+
+if [ "${LATCHKEY_SKIP_LINT:-}" = "1" ]; then
+  step "lint skipped (LATCHKEY_SKIP_LINT=1)"
+else
+  step "cargo fmt --all -- --check"
+  cargo fmt --all -- --check
+
+  step "cargo clippy --workspace --all-targets --locked -- -D warnings"
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+
+step "PostgreSQL"
+case "${DATABASE_URL:-}" in
+  postgres://*|postgresql://*)
+    export LATCHKEY_TEST_POSTGRES_URL=$DATABASE_URL
+    echo "using DATABASE_URL for LATCHKEY_TEST_POSTGRES_URL"
+    ;;
+  *)
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-pg.XXXXXX")
+    LATCHKEY_TEST_POSTGRES_URL=$(bash "$ROOT/scripts/pg-throwaway.sh" start "$PG_DIR")
+    export LATCHKEY_TEST_POSTGRES_URL
+    echo "throwaway cluster in $PG_DIR: $LATCHKEY_TEST_POSTGRES_URL"
+    ;;
+esac
+
+step "cargo test --workspace --locked $*"
+cargo test --workspace --locked "$@"
