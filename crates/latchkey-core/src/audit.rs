@@ -118,7 +118,11 @@ pub struct Verifier {
 
 impl Default for Verifier {
     fn default() -> Self {
-        Self { expected_seq: 1, prev_hash: GENESIS_HASH.to_owned(), broken: None }
+        Self {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+            broken: None,
+        }
     }
 }
 
@@ -143,7 +147,11 @@ impl Verifier {
             None
         };
         if let Some(problem) = problem {
-            self.broken = Some(Verdict::Broken { checked, seq: self.expected_seq, problem });
+            self.broken = Some(Verdict::Broken {
+                checked,
+                seq: self.expected_seq,
+                problem,
+            });
             return false;
         }
         self.expected_seq += 1;
@@ -159,11 +167,19 @@ impl Verifier {
         let last = self.expected_seq - 1;
         if head.seq != last || head.hash != self.prev_hash {
             let problem = if head.seq > last {
-                format!("record(s) {} to {} deleted from the end", last + 1, head.seq)
+                format!(
+                    "record(s) {} to {} deleted from the end",
+                    last + 1,
+                    head.seq
+                )
             } else {
                 "chain head does not match the last record".to_owned()
             };
-            return Verdict::Broken { checked: last, seq: last + 1, problem };
+            return Verdict::Broken {
+                checked: last,
+                seq: last + 1,
+                problem,
+            };
         }
         Verdict::Intact(last)
     }
@@ -177,9 +193,15 @@ mod tests {
         let mut prev = GENESIS_HASH.to_owned();
         (1..=n)
             .map(|seq| {
-                let draft = AuditDraft::ok(seq, "admin:a", "user.create", &format!("user:u{seq}"), None);
+                let draft =
+                    AuditDraft::ok(seq, "admin:a", "user.create", &format!("user:u{seq}"), None);
                 let hash = chain_hash(&prev, seq, &draft);
-                let r = AuditRecord { seq, draft, prev_hash: prev.clone(), hash: hash.clone() };
+                let r = AuditRecord {
+                    seq,
+                    draft,
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
                 prev = hash;
                 r
             })
@@ -196,8 +218,14 @@ mod tests {
 
     fn head_of(records: &[AuditRecord]) -> AuditHead {
         records.last().map_or(
-            AuditHead { seq: 0, hash: GENESIS_HASH.into() },
-            |r| AuditHead { seq: r.seq, hash: r.hash.clone() },
+            AuditHead {
+                seq: 0,
+                hash: GENESIS_HASH.into(),
+            },
+            |r| AuditHead {
+                seq: r.seq,
+                hash: r.hash.clone(),
+            },
         )
     }
 
@@ -235,6 +263,9 @@ mod tests {
         forged.draft.action = "user.delete".into();
         forged.hash = chain_hash(&forged.prev_hash, forged.seq, &forged.draft);
         let tampered = vec![c[0].clone(), forged, c[2].clone()];
-        assert!(matches!(run(&tampered, &head), Verdict::Broken { seq: 3, .. }));
+        assert!(matches!(
+            run(&tampered, &head),
+            Verdict::Broken { seq: 3, .. }
+        ));
     }
 }

@@ -70,7 +70,10 @@ pub fn grants(role: Role, p: Permission) -> bool {
         Role::SuperAdmin => true,
         Role::DomainAdmin => !matches!(p, P::ManageKeys | P::ReadAudit),
         Role::PrivilegedHelpDesk => {
-            matches!(p, P::ViewDirectory | P::ResetPin | P::UnlockUser | P::Emergency)
+            matches!(
+                p,
+                P::ViewDirectory | P::ResetPin | P::UnlockUser | P::Emergency
+            )
         }
         Role::HelpDesk => matches!(p, P::ViewDirectory | P::ResetPin | P::UnlockUser),
         Role::Auditor => matches!(p, P::ViewDirectory | P::ReadAudit),
@@ -101,7 +104,9 @@ pub struct DomainTree {
 impl DomainTree {
     /// Builds the tree from all domains.
     pub fn new(domains: Vec<Domain>) -> Self {
-        Self { by_id: domains.into_iter().map(|d| (d.id, d)).collect() }
+        Self {
+            by_id: domains.into_iter().map(|d| (d.id, d)).collect(),
+        }
     }
 
     /// A domain by id.
@@ -116,7 +121,8 @@ impl DomainTree {
 
     /// The name of a domain (`?` if unknown, which a consistent database never has).
     pub fn name_of(&self, id: DomainId) -> String {
-        self.get(id).map_or_else(|| "?".to_owned(), |d| d.name.clone())
+        self.get(id)
+            .map_or_else(|| "?".to_owned(), |d| d.name.clone())
     }
 
     /// `id` and its ancestors, nearest first. Stops on a cycle.
@@ -140,8 +146,12 @@ impl DomainTree {
 
     /// `scope` and every domain below it.
     pub fn subtree(&self, scope: DomainId) -> Vec<DomainId> {
-        let mut ids: Vec<DomainId> =
-            self.by_id.keys().copied().filter(|id| self.is_within(*id, scope)).collect();
+        let mut ids: Vec<DomainId> = self
+            .by_id
+            .keys()
+            .copied()
+            .filter(|id| self.is_within(*id, scope))
+            .collect();
         ids.sort();
         ids
     }
@@ -158,17 +168,26 @@ impl DomainTree {
         if grants(actor.role, p) {
             Ok(())
         } else {
-            Err(CoreError::Forbidden(format!("your role does not allow {p:?}")))
+            Err(CoreError::Forbidden(format!(
+                "your role does not allow {p:?}"
+            )))
         }
     }
 
     /// Refuses unless `actor` holds `p` for an object in domain `id`.
-    pub fn require_in_scope(&self, actor: &Actor, p: Permission, id: DomainId) -> Result<(), CoreError> {
+    pub fn require_in_scope(
+        &self,
+        actor: &Actor,
+        p: Permission,
+        id: DomainId,
+    ) -> Result<(), CoreError> {
         Self::require(actor, p)?;
         if self.is_within(id, actor.scope) {
             Ok(())
         } else {
-            Err(CoreError::Forbidden("the object is outside your domain scope".to_owned()))
+            Err(CoreError::Forbidden(
+                "the object is outside your domain scope".to_owned(),
+            ))
         }
     }
 
@@ -186,12 +205,23 @@ mod tests {
     use super::*;
 
     fn d(id: i64, name: &str, parent: Option<i64>) -> Domain {
-        Domain { id: DomainId(id), name: name.into(), parent: parent.map(DomainId), policies: vec![], created_at: 0 }
+        Domain {
+            id: DomainId(id),
+            name: name.into(),
+            parent: parent.map(DomainId),
+            policies: vec![],
+            created_at: 0,
+        }
     }
 
     #[test]
     fn scope_is_the_subtree() {
-        let t = DomainTree::new(vec![d(1, "root", None), d(2, "a", Some(1)), d(3, "a1", Some(2)), d(4, "b", Some(1))]);
+        let t = DomainTree::new(vec![
+            d(1, "root", None),
+            d(2, "a", Some(1)),
+            d(3, "a1", Some(2)),
+            d(4, "b", Some(1)),
+        ]);
         assert!(t.is_within(DomainId(3), DomainId(2)));
         assert!(t.is_within(DomainId(2), DomainId(2)));
         assert!(!t.is_within(DomainId(4), DomainId(2)));

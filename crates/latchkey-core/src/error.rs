@@ -37,7 +37,10 @@ pub enum CoreError {
 impl CoreError {
     /// Shorthand for [`CoreError::Invalid`].
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::Invalid { field, reason: reason.into() }
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 

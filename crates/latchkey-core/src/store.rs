@@ -72,8 +72,7 @@ pub trait Store: Send + Sync {
     /// All domains, by name.
     async fn list_domains(&self) -> Result<Vec<Domain>, StoreError>;
     /// Creates a domain.
-    async fn insert_domain(&self, d: &NewDomain, audit: &AuditDraft)
-    -> Result<Domain, StoreError>;
+    async fn insert_domain(&self, d: &NewDomain, audit: &AuditDraft) -> Result<Domain, StoreError>;
     /// Sets (`Some`) or clears (`None`, inherit) one policy of a domain.
     async fn update_domain_policy(
         &self,
@@ -158,8 +157,11 @@ pub trait Store: Send + Sync {
     /// Every sealed value in the database.
     async fn list_sealed(&self) -> Result<Vec<SealedItem>, StoreError>;
     /// Replaces sealed values (matched by kind and id) in one transaction.
-    async fn update_sealed(&self, items: &[SealedItem], audit: &AuditDraft)
-    -> Result<(), StoreError>;
+    async fn update_sealed(
+        &self,
+        items: &[SealedItem],
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError>;
 
     // ----- audit -----
 

@@ -8,15 +8,25 @@ use crate::CoreError;
 /// Longest name of anything (domain, agent, administrator, login, serial).
 pub const MAX_NAME: usize = 64;
 
-fn check_chars(field: &'static str, v: &str, allowed: impl Fn(char) -> bool) -> Result<(), CoreError> {
+fn check_chars(
+    field: &'static str,
+    v: &str,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), CoreError> {
     if v.is_empty() {
         return Err(CoreError::invalid(field, "must not be empty"));
     }
     if v.chars().count() > MAX_NAME {
-        return Err(CoreError::invalid(field, format!("longer than {MAX_NAME} characters")));
+        return Err(CoreError::invalid(
+            field,
+            format!("longer than {MAX_NAME} characters"),
+        ));
     }
     if let Some(c) = v.chars().find(|c| !allowed(*c)) {
-        return Err(CoreError::invalid(field, format!("character {c:?} is not allowed")));
+        return Err(CoreError::invalid(
+            field,
+            format!("character {c:?} is not allowed"),
+        ));
     }
     Ok(())
 }
@@ -24,21 +34,27 @@ fn check_chars(field: &'static str, v: &str, allowed: impl Fn(char) -> bool) -> 
 /// A login name: trimmed, lower-cased, letters, digits and `._@+-`.
 pub fn login(v: &str) -> Result<String, CoreError> {
     let v = v.trim().to_lowercase();
-    check_chars("login", &v, |c| c.is_ascii_alphanumeric() || "._@+-".contains(c))?;
+    check_chars("login", &v, |c| {
+        c.is_ascii_alphanumeric() || "._@+-".contains(c)
+    })?;
     Ok(v)
 }
 
 /// A name of a domain, agent or administrator: letters, digits, `._-` and inner spaces.
 pub fn name(field: &'static str, v: &str) -> Result<String, CoreError> {
     let v = v.trim();
-    check_chars(field, v, |c| c.is_ascii_alphanumeric() || "._- ".contains(c))?;
+    check_chars(field, v, |c| {
+        c.is_ascii_alphanumeric() || "._- ".contains(c)
+    })?;
     Ok(v.to_owned())
 }
 
 /// A token serial number: letters, digits and `-_`.
 pub fn serial(v: &str) -> Result<String, CoreError> {
     let v = v.trim();
-    check_chars("serial", v, |c| c.is_ascii_alphanumeric() || "-_".contains(c))?;
+    check_chars("serial", v, |c| {
+        c.is_ascii_alphanumeric() || "-_".contains(c)
+    })?;
     Ok(v.to_owned())
 }
 
@@ -52,7 +68,12 @@ pub fn email(v: &str) -> Result<String, CoreError> {
     let Some((local, domain)) = v.rsplit_once('@') else {
         return bad("must contain @");
     };
-    if local.is_empty() || domain.is_empty() || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if local.is_empty()
+        || domain.is_empty()
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return bad("is not an address of the form name@example.org");
     }
     if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -69,21 +90,34 @@ pub fn phones(list: &[Phone]) -> Result<Vec<Phone>, CoreError> {
     let mut out: Vec<Phone> = Vec::with_capacity(list.len());
     for p in list {
         let n = p.number.trim();
-        let e164 = n.starts_with('+') && n.len() <= 16 && n.chars().skip(1).all(|c| c.is_ascii_digit());
-        let parsed = if e164 { phonenumber::parse(None, n).ok() } else { None };
+        let e164 =
+            n.starts_with('+') && n.len() <= 16 && n.chars().skip(1).all(|c| c.is_ascii_digit());
+        let parsed = if e164 {
+            phonenumber::parse(None, n).ok()
+        } else {
+            None
+        };
         match parsed {
             Some(pn) if phonenumber::is_valid(&pn) => {}
             _ => {
                 return Err(CoreError::invalid(
                     "phones",
-                    format!("{n:?} is not a valid E.164 number (+ country code and digits, no spaces)"),
+                    format!(
+                        "{n:?} is not a valid E.164 number (+ country code and digits, no spaces)"
+                    ),
                 ));
             }
         }
         if out.iter().any(|o| o.number == n) {
-            return Err(CoreError::invalid("phones", format!("{n:?} is listed twice")));
+            return Err(CoreError::invalid(
+                "phones",
+                format!("{n:?} is listed twice"),
+            ));
         }
-        out.push(Phone { number: n.to_owned(), source: p.source });
+        out.push(Phone {
+            number: n.to_owned(),
+            source: p.source,
+        });
     }
     Ok(out)
 }
@@ -104,7 +138,10 @@ mod tests {
 
     #[test]
     fn phones_must_be_e164() {
-        let p = |n: &str| Phone { number: n.into(), source: PhoneSource::Manual };
+        let p = |n: &str| Phone {
+            number: n.into(),
+            source: PhoneSource::Manual,
+        };
         assert!(phones(&[p("+14155550123")]).is_ok());
         assert!(phones(&[p("+442079460958")]).is_ok());
         assert!(phones(&[p("4155550123")]).is_err());

@@ -384,7 +384,9 @@ pub struct CreatedAgent {
 
 impl std::fmt::Debug for CreatedAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedAgent").field("agent", &self.agent).finish_non_exhaustive()
+        f.debug_struct("CreatedAgent")
+            .field("agent", &self.agent)
+            .finish_non_exhaustive()
     }
 }
 
@@ -443,7 +445,9 @@ pub struct CreatedAdmin {
 
 impl std::fmt::Debug for CreatedAdmin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedAdmin").field("admin", &self.admin).finish_non_exhaustive()
+        f.debug_struct("CreatedAdmin")
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
     }
 }
 

@@ -58,7 +58,12 @@ pub struct CodeFormat {
 
 impl Default for CodeFormat {
     fn default() -> Self {
-        Self { digits: true, upper: true, lower: false, special: false }
+        Self {
+            digits: true,
+            upper: true,
+            lower: false,
+            special: false,
+        }
     }
 }
 

@@ -149,19 +149,31 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.to_owned(), message: message.into() }
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
 }
 
 /// Every key that can be overridden from the environment: `(section.key, ENV_NAME)`.
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("server.http_listen", "LATCHKEY_SERVER_HTTP_LISTEN"),
     ("server.radius_listen", "LATCHKEY_SERVER_RADIUS_LISTEN"),
-    ("server.allow_insecure_http", "LATCHKEY_SERVER_ALLOW_INSECURE_HTTP"),
+    (
+        "server.allow_insecure_http",
+        "LATCHKEY_SERVER_ALLOW_INSECURE_HTTP",
+    ),
     ("server.tls_cert_file", "LATCHKEY_SERVER_TLS_CERT_FILE"),
     ("server.tls_key_file", "LATCHKEY_SERVER_TLS_KEY_FILE"),
     ("database.url", "LATCHKEY_DATABASE_URL"),
-    ("security.master_key_file", "LATCHKEY_SECURITY_MASTER_KEY_FILE"),
-    ("security.first_admin_name", "LATCHKEY_SECURITY_FIRST_ADMIN_NAME"),
+    (
+        "security.master_key_file",
+        "LATCHKEY_SECURITY_MASTER_KEY_FILE",
+    ),
+    (
+        "security.first_admin_name",
+        "LATCHKEY_SECURITY_FIRST_ADMIN_NAME",
+    ),
     ("log.level", "LATCHKEY_LOG_LEVEL"),
     ("log.format", "LATCHKEY_LOG_FORMAT"),
 ];
@@ -169,8 +181,14 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 impl RawConfig {
     /// Reads and parses a file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.to_owned(), message })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
     }
 
     /// Parses TOML text.
@@ -187,7 +205,8 @@ impl RawConfig {
                 "server.http_listen" => self.server.http_listen = Some(v),
                 "server.radius_listen" => self.server.radius_listen = Some(v),
                 "server.allow_insecure_http" => {
-                    self.server.allow_insecure_http = Some(parse_bool(&v).ok_or_else(|| invalid(name, "must be true or false"))?);
+                    self.server.allow_insecure_http =
+                        Some(parse_bool(&v).ok_or_else(|| invalid(name, "must be true or false"))?);
                 }
                 "server.tls_cert_file" => self.server.tls_cert_file = Some(v.into()),
                 "server.tls_key_file" => self.server.tls_key_file = Some(v.into()),
@@ -207,22 +226,50 @@ impl RawConfig {
         if let Some(v) = self.version
             && v != CONFIG_VERSION
         {
-            return Err(invalid("version", format!("this build reads version {CONFIG_VERSION}, the file says {v}")));
+            return Err(invalid(
+                "version",
+                format!("this build reads version {CONFIG_VERSION}, the file says {v}"),
+            ));
         }
-        let addr = |key: &str, v: Option<&String>, default: &str| -> Result<SocketAddr, ConfigError> {
-            let s = v.map_or(default, String::as_str);
-            s.parse().map_err(|_| invalid(key, format!("{s:?} is not an address:port such as 127.0.0.1:8080")))
-        };
-        let http_listen = addr("server.http_listen", o.http_listen.as_ref().or(self.server.http_listen.as_ref()), "127.0.0.1:8080")?;
-        let radius_listen =
-            addr("server.radius_listen", o.radius_listen.as_ref().or(self.server.radius_listen.as_ref()), "127.0.0.1:1812")?;
+        let addr =
+            |key: &str, v: Option<&String>, default: &str| -> Result<SocketAddr, ConfigError> {
+                let s = v.map_or(default, String::as_str);
+                s.parse().map_err(|_| {
+                    invalid(
+                        key,
+                        format!("{s:?} is not an address:port such as 127.0.0.1:8080"),
+                    )
+                })
+            };
+        let http_listen = addr(
+            "server.http_listen",
+            o.http_listen.as_ref().or(self.server.http_listen.as_ref()),
+            "127.0.0.1:8080",
+        )?;
+        let radius_listen = addr(
+            "server.radius_listen",
+            o.radius_listen
+                .as_ref()
+                .or(self.server.radius_listen.as_ref()),
+            "127.0.0.1:1812",
+        )?;
         let tls = match (self.server.tls_cert_file, self.server.tls_key_file) {
-            (Some(c), Some(k)) if !c.as_os_str().is_empty() && !k.as_os_str().is_empty() => Some((c, k)),
+            (Some(c), Some(k)) if !c.as_os_str().is_empty() && !k.as_os_str().is_empty() => {
+                Some((c, k))
+            }
             (None, None) => None,
             (Some(c), Some(k)) if c.as_os_str().is_empty() && k.as_os_str().is_empty() => None,
-            _ => return Err(invalid("server.tls_cert_file", "give both tls_cert_file and tls_key_file, or neither")),
+            _ => {
+                return Err(invalid(
+                    "server.tls_cert_file",
+                    "give both tls_cert_file and tls_key_file, or neither",
+                ));
+            }
         };
-        if tls.is_none() && !http_listen.ip().is_loopback() && !self.server.allow_insecure_http.unwrap_or(false) {
+        if tls.is_none()
+            && !http_listen.ip().is_loopback()
+            && !self.server.allow_insecure_http.unwrap_or(false)
+        {
             return Err(invalid(
                 "server.http_listen",
                 format!(
@@ -231,18 +278,31 @@ impl RawConfig {
                 ),
             ));
         }
-        let database_url = match o.database_url.clone().or(self.database.url).filter(|u| !u.is_empty()) {
+        let database_url = match o
+            .database_url
+            .clone()
+            .or(self.database.url)
+            .filter(|u| !u.is_empty())
+        {
             Some(u) => u,
             None => format!("sqlite://{}", data_dir.join("latchkey.db").display()),
         };
         let log_format = match self.log.format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
-            other => return Err(invalid("log.format", format!("{other:?} is neither text nor json"))),
+            other => {
+                return Err(invalid(
+                    "log.format",
+                    format!("{other:?} is neither text nor json"),
+                ));
+            }
         };
         let log_level = self.log.level.unwrap_or_else(|| "info".to_owned());
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            return Err(invalid("log.level", format!("{log_level:?} is not a level or filter directive")));
+            return Err(invalid(
+                "log.level",
+                format!("{log_level:?} is not a level or filter directive"),
+            ));
         }
         Ok(Config {
             data_dir: data_dir.to_owned(),
@@ -250,8 +310,15 @@ impl RawConfig {
             radius_listen,
             tls,
             database_url,
-            master_key_file: self.security.master_key_file.filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| data_dir.join("master.key")),
-            first_admin_name: self.security.first_admin_name.unwrap_or_else(|| "admin".to_owned()),
+            master_key_file: self
+                .security
+                .master_key_file
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| data_dir.join("master.key")),
+            first_admin_name: self
+                .security
+                .first_admin_name
+                .unwrap_or_else(|| "admin".to_owned()),
             log_level,
             log_format,
         })
@@ -287,37 +354,78 @@ mod tests {
     fn example_file_parses_and_documents_every_env_name() {
         let text = include_str!("../../../examples/latchkey.toml");
         let raw = RawConfig::from_toml(text).expect("example parses");
-        let cfg = raw.validate(Path::new("/tmp/x"), &Overrides::default()).expect("example validates");
+        let cfg = raw
+            .validate(Path::new("/tmp/x"), &Overrides::default())
+            .expect("example validates");
         assert_eq!(cfg.http_listen.to_string(), "127.0.0.1:8080");
         for (key, env) in ENV_KEYS {
-            assert!(text.contains(env), "examples/latchkey.toml does not mention {env} ({key})");
+            assert!(
+                text.contains(env),
+                "examples/latchkey.toml does not mention {env} ({key})"
+            );
         }
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
-        assert!(RawConfig::from_toml("[server]\nhttp_listn = \"x\"").unwrap_err().contains("http_listn"));
+        assert!(
+            RawConfig::from_toml("[server]\nhttp_listn = \"x\"")
+                .unwrap_err()
+                .contains("http_listn")
+        );
         let raw = RawConfig::from_toml("[server]\nhttp_listen = \"nonsense\"").unwrap();
-        assert!(raw.validate(Path::new("/d"), &Overrides::default()).is_err());
+        assert!(
+            raw.validate(Path::new("/d"), &Overrides::default())
+                .is_err()
+        );
         let raw = RawConfig::from_toml("[server]\nhttp_listen = \"0.0.0.0:8080\"").unwrap();
-        let e = raw.validate(Path::new("/d"), &Overrides::default()).unwrap_err().to_string();
+        let e = raw
+            .validate(Path::new("/d"), &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("TLS"), "{e}");
-        let raw = RawConfig::from_toml("[server]\nhttp_listen = \"0.0.0.0:8080\"\nallow_insecure_http = true").unwrap();
+        let raw = RawConfig::from_toml(
+            "[server]\nhttp_listen = \"0.0.0.0:8080\"\nallow_insecure_http = true",
+        )
+        .unwrap();
         assert!(raw.validate(Path::new("/d"), &Overrides::default()).is_ok());
-        assert!(RawConfig::from_toml("version = 2").unwrap().validate(Path::new("/d"), &Overrides::default()).is_err());
+        assert!(
+            RawConfig::from_toml("version = 2")
+                .unwrap()
+                .validate(Path::new("/d"), &Overrides::default())
+                .is_err()
+        );
     }
 
     #[test]
     fn env_overrides_file_and_flags_override_env() {
         let mut raw = RawConfig::from_toml("[server]\nhttp_listen = \"127.0.0.1:1\"").unwrap();
-        raw.apply_env(|k| (k == "LATCHKEY_SERVER_HTTP_LISTEN").then(|| "127.0.0.1:2".to_owned())).unwrap();
-        let cfg = raw.validate(Path::new("/d"), &Overrides::default()).unwrap();
+        raw.apply_env(|k| (k == "LATCHKEY_SERVER_HTTP_LISTEN").then(|| "127.0.0.1:2".to_owned()))
+            .unwrap();
+        let cfg = raw
+            .validate(Path::new("/d"), &Overrides::default())
+            .unwrap();
         assert_eq!(cfg.http_listen.port(), 2);
         let mut raw = RawConfig::from_toml("").unwrap();
-        raw.apply_env(|k| (k == "LATCHKEY_SERVER_HTTP_LISTEN").then(|| "127.0.0.1:2".to_owned())).unwrap();
-        let o = Overrides { http_listen: Some("127.0.0.1:3".into()), ..Overrides::default() };
-        assert_eq!(raw.validate(Path::new("/d"), &o).unwrap().http_listen.port(), 3);
+        raw.apply_env(|k| (k == "LATCHKEY_SERVER_HTTP_LISTEN").then(|| "127.0.0.1:2".to_owned()))
+            .unwrap();
+        let o = Overrides {
+            http_listen: Some("127.0.0.1:3".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            raw.validate(Path::new("/d"), &o)
+                .unwrap()
+                .http_listen
+                .port(),
+            3
+        );
         let mut raw = RawConfig::default();
-        assert!(raw.apply_env(|k| (k == "LATCHKEY_SERVER_ALLOW_INSECURE_HTTP").then(|| "maybe".to_owned())).is_err());
+        assert!(
+            raw.apply_env(
+                |k| (k == "LATCHKEY_SERVER_ALLOW_INSECURE_HTTP").then(|| "maybe".to_owned())
+            )
+            .is_err()
+        );
     }
 }

@@ -12,13 +12,22 @@ use crate::model::{Admin, NewAdmin};
 use crate::validate;
 
 fn view(tree: &DomainTree, a: &Admin) -> AdminView {
-    AdminView { name: a.name.clone(), role: a.role, scope: tree.name_of(a.scope), created_at: a.created_at }
+    AdminView {
+        name: a.name.clone(),
+        role: a.role,
+        scope: tree.name_of(a.scope),
+        created_at: a.created_at,
+    }
 }
 
 impl AdminService {
     /// Creates an administrator with a role no stronger than the caller's and a scope inside
     /// the caller's; returns the API token and console password once.
-    pub async fn create_admin(&self, actor: &Actor, req: CreateAdmin) -> Result<CreatedAdmin, CoreError> {
+    pub async fn create_admin(
+        &self,
+        actor: &Actor,
+        req: CreateAdmin,
+    ) -> Result<CreatedAdmin, CoreError> {
         let tree = self.tree().await?;
         let scope = match &req.scope {
             Some(d) => domain_named(&tree, d)?.id,
@@ -26,14 +35,28 @@ impl AdminService {
         };
         tree.require_in_scope(actor, Permission::ManageAdmins, scope)?;
         if !may_manage_role(actor.role, req.role) {
-            return Err(CoreError::Forbidden("you may only create administrators with a lesser role".to_owned()));
+            return Err(CoreError::Forbidden(
+                "you may only create administrators with a lesser role".to_owned(),
+            ));
         }
         if req.role == Role::SuperAdmin && tree.get(scope).is_some_and(|d| d.parent.is_some()) {
-            return Err(CoreError::invalid("scope", "a super administrator's scope is the root domain"));
+            return Err(CoreError::invalid(
+                "scope",
+                "a super administrator's scope is the root domain",
+            ));
         }
         let name = validate::name("name", &req.name)?;
         let mut rng = self.rng();
-        let password = generate_code(&mut rng, 20, CharClasses { digits: true, upper: true, lower: true, special: false })?;
+        let password = generate_code(
+            &mut rng,
+            20,
+            CharClasses {
+                digits: true,
+                upper: true,
+                lower: true,
+                special: false,
+            },
+        )?;
         let token = generate_bearer_token(&mut rng, "lkad");
         let new = NewAdmin {
             name: name.clone(),
@@ -58,17 +81,29 @@ impl AdminService {
     pub async fn list_admins(&self, actor: &Actor) -> Result<Vec<AdminView>, CoreError> {
         DomainTree::require(actor, Permission::ViewDirectory)?;
         let tree = self.tree().await?;
-        Ok(self.store.list_admins(tree.visible(actor).as_deref()).await?.iter().map(|a| view(&tree, a)).collect())
+        Ok(self
+            .store
+            .list_admins(tree.visible(actor).as_deref())
+            .await?
+            .iter()
+            .map(|a| view(&tree, a))
+            .collect())
     }
 
     /// Deletes another administrator (never oneself, so the last one cannot lock everyone out).
     pub async fn delete_admin(&self, actor: &Actor, name: &str) -> Result<(), CoreError> {
         let name = validate::name("name", name)?;
-        let a = self.store.find_admin_by_name(&name).await?.ok_or_else(|| CoreError::NotFound(format!("administrator {name:?}")))?;
+        let a = self
+            .store
+            .find_admin_by_name(&name)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("administrator {name:?}")))?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageAdmins, a.scope)?;
         if !may_manage_role(actor.role, a.role) {
-            return Err(CoreError::Forbidden("you may only delete administrators with a lesser role".to_owned()));
+            return Err(CoreError::Forbidden(
+                "you may only delete administrators with a lesser role".to_owned(),
+            ));
         }
         if a.id == actor.id {
             return Err(CoreError::Conflict("you cannot delete yourself".to_owned()));

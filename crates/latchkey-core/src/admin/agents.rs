@@ -36,17 +36,29 @@ fn parse_address(s: &str) -> Result<IpNet, CoreError> {
     let s = s.trim();
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| CoreError::invalid("address", "must be an IP address or CIDR network, e.g. 192.0.2.10 or 10.0.0.0/8"))
+        .map_err(|_| {
+            CoreError::invalid(
+                "address",
+                "must be an IP address or CIDR network, e.g. 192.0.2.10 or 10.0.0.0/8",
+            )
+        })
 }
 
 impl AdminService {
     async fn agent_named(&self, name: &str) -> Result<Agent, CoreError> {
         let name = validate::name("name", name)?;
-        self.store.find_agent_by_name(&name).await?.ok_or_else(|| CoreError::NotFound(format!("agent {name:?}")))
+        self.store
+            .find_agent_by_name(&name)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("agent {name:?}")))
     }
 
     /// Registers an agent; its API key or generated RADIUS secret is shown once.
-    pub async fn create_agent(&self, actor: &Actor, req: CreateAgent) -> Result<CreatedAgent, CoreError> {
+    pub async fn create_agent(
+        &self,
+        actor: &Actor,
+        req: CreateAgent,
+    ) -> Result<CreatedAgent, CoreError> {
         let tree = self.tree().await?;
         let domain = match &req.domain {
             Some(d) => domain_named(&tree, d)?.id,
@@ -55,25 +67,42 @@ impl AdminService {
         tree.require_in_scope(actor, Permission::ManageAgents, domain)?;
         let name = validate::name("name", &req.name)?;
         let mut rng = self.rng();
-        let (mut api_key, mut shown_secret, mut address, mut secret_sealed) = (None, None, None, None);
+        let (mut api_key, mut shown_secret, mut address, mut secret_sealed) =
+            (None, None, None, None);
         if req.kind == AgentKind::Radius {
-            let addr = req.address.as_deref().ok_or_else(|| CoreError::invalid("address", "a RADIUS client needs its address"))?;
+            let addr = req.address.as_deref().ok_or_else(|| {
+                CoreError::invalid("address", "a RADIUS client needs its address")
+            })?;
             address = Some(parse_address(addr)?);
             let secret = match &req.secret {
                 Some(s) => {
                     if s.len() < MIN_RADIUS_SECRET || s.len() > MAX_RADIUS_SECRET {
                         return Err(CoreError::invalid(
                             "secret",
-                            format!("must be {MIN_RADIUS_SECRET} to {MAX_RADIUS_SECRET} bytes long"),
+                            format!(
+                                "must be {MIN_RADIUS_SECRET} to {MAX_RADIUS_SECRET} bytes long"
+                            ),
                         ));
                     }
                     if s.chars().any(char::is_control) {
-                        return Err(CoreError::invalid("secret", "must not contain control characters"));
+                        return Err(CoreError::invalid(
+                            "secret",
+                            "must not contain control characters",
+                        ));
                     }
                     s.clone()
                 }
                 None => {
-                    let g = generate_code(&mut rng, 24, CharClasses { digits: true, upper: true, lower: true, special: false })?;
+                    let g = generate_code(
+                        &mut rng,
+                        24,
+                        CharClasses {
+                            digits: true,
+                            upper: true,
+                            lower: true,
+                            special: false,
+                        },
+                    )?;
                     let s = g.expose().to_owned();
                     shown_secret = Some(s.clone());
                     s
@@ -81,8 +110,14 @@ impl AdminService {
             };
             secret_sealed = Some(self.seal(secret.as_bytes(), &agent_secret_aad(&name))?);
         } else {
-            if req.address.is_some() || req.secret.is_some() || req.require_message_authenticator.is_some() {
-                return Err(CoreError::invalid("kind", "address, secret and require_message_authenticator are for RADIUS clients"));
+            if req.address.is_some()
+                || req.secret.is_some()
+                || req.require_message_authenticator.is_some()
+            {
+                return Err(CoreError::invalid(
+                    "kind",
+                    "address, secret and require_message_authenticator are for RADIUS clients",
+                ));
             }
             api_key = Some(generate_bearer_token(&mut rng, "lkag"));
         }
@@ -100,14 +135,24 @@ impl AdminService {
             "kind": req.kind, "domain": tree.name_of(domain), "address": address.map(|a| a.to_string()),
         }));
         let a = self.store.insert_agent(&new, &audit).await?;
-        Ok(CreatedAgent { agent: view(&tree, &a), api_key: api_key.map(|k| k.expose().to_owned()), secret: shown_secret })
+        Ok(CreatedAgent {
+            agent: view(&tree, &a),
+            api_key: api_key.map(|k| k.expose().to_owned()),
+            secret: shown_secret,
+        })
     }
 
     /// Agents visible to the caller.
     pub async fn list_agents(&self, actor: &Actor) -> Result<Vec<AgentView>, CoreError> {
         DomainTree::require(actor, Permission::ViewDirectory)?;
         let tree = self.tree().await?;
-        Ok(self.store.list_agents(tree.visible(actor).as_deref()).await?.iter().map(|a| view(&tree, a)).collect())
+        Ok(self
+            .store
+            .list_agents(tree.visible(actor).as_deref())
+            .await?
+            .iter()
+            .map(|a| view(&tree, a))
+            .collect())
     }
 
     /// One agent.

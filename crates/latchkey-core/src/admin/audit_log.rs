@@ -21,7 +21,8 @@ pub fn record_view(r: AuditRecord) -> AuditRecordView {
         target: r.draft.target,
         outcome: r.draft.outcome,
         source: r.draft.source,
-        detail: serde_json::from_str(&r.draft.detail).unwrap_or(serde_json::Value::String(r.draft.detail)),
+        detail: serde_json::from_str(&r.draft.detail)
+            .unwrap_or(serde_json::Value::String(r.draft.detail)),
         prev_hash: r.prev_hash,
         hash: r.hash,
     }
@@ -34,17 +35,30 @@ impl AdminService {
         if tree.get(actor.scope).is_some_and(|d| d.parent.is_none()) {
             Ok(())
         } else {
-            Err(CoreError::Forbidden("the audit log needs a root-scoped auditor or super administrator".to_owned()))
+            Err(CoreError::Forbidden(
+                "the audit log needs a root-scoped auditor or super administrator".to_owned(),
+            ))
         }
     }
 
     /// Records after sequence number `after`, at most `limit` (1–10 000).
-    pub async fn list_audit(&self, actor: &Actor, after: i64, limit: u32) -> Result<Vec<AuditRecordView>, CoreError> {
+    pub async fn list_audit(
+        &self,
+        actor: &Actor,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecordView>, CoreError> {
         self.require_audit(actor).await?;
         if !(1..=10_000).contains(&limit) {
             return Err(CoreError::invalid("limit", "must be between 1 and 10000"));
         }
-        Ok(self.store.list_audit(after, limit).await?.into_iter().map(record_view).collect())
+        Ok(self
+            .store
+            .list_audit(after, limit)
+            .await?
+            .into_iter()
+            .map(record_view)
+            .collect())
     }
 
     /// Walks the whole chain and reports the first altered, inserted or deleted record.
@@ -68,10 +82,22 @@ impl AdminService {
             }
         }
         Ok(match v.finish(&head) {
-            Verdict::Intact(n) => AuditVerification { ok: true, records: n, first_bad_seq: None, problem: None },
-            Verdict::Broken { checked, seq, problem } => {
-                AuditVerification { ok: false, records: checked, first_bad_seq: Some(seq), problem: Some(problem) }
-            }
+            Verdict::Intact(n) => AuditVerification {
+                ok: true,
+                records: n,
+                first_bad_seq: None,
+                problem: None,
+            },
+            Verdict::Broken {
+                checked,
+                seq,
+                problem,
+            } => AuditVerification {
+                ok: false,
+                records: checked,
+                first_bad_seq: Some(seq),
+                problem: Some(problem),
+            },
         })
     }
 }

@@ -38,7 +38,10 @@ impl AdminService {
             let root = NewDomain {
                 name: ROOT_DOMAIN.to_owned(),
                 parent: None,
-                policies: PolicyKind::ALL.into_iter().map(PolicyValue::default_of).collect(),
+                policies: PolicyKind::ALL
+                    .into_iter()
+                    .map(PolicyValue::default_of)
+                    .collect(),
                 created_at: now,
             };
             let audit = AuditDraft::ok(now, "system", "domain.create", "domain:root", None);
@@ -55,7 +58,16 @@ impl AdminService {
             .map(|d| d.id)
             .ok_or_else(|| CoreError::Internal("no root domain".to_owned()))?;
         let mut rng = self.rng();
-        let password = generate_code(&mut rng, 20, CharClasses { digits: true, upper: true, lower: true, special: false })?;
+        let password = generate_code(
+            &mut rng,
+            20,
+            CharClasses {
+                digits: true,
+                upper: true,
+                lower: true,
+                special: false,
+            },
+        )?;
         let token = generate_bearer_token(&mut rng, "lkad");
         let admin = NewAdmin {
             name: crate::validate::name("name", name)?,
@@ -65,10 +77,22 @@ impl AdminService {
             token_hash: bearer_token_hash(token.expose()),
             created_at: now,
         };
-        let audit = AuditDraft::ok(now, "system", "admin.create", &format!("admin:{}", admin.name), None)
-            .with_detail(&serde_json::json!({"role": "super-admin", "scope": ROOT_DOMAIN, "bootstrap": true}));
+        let audit = AuditDraft::ok(
+            now,
+            "system",
+            "admin.create",
+            &format!("admin:{}", admin.name),
+            None,
+        )
+        .with_detail(
+            &serde_json::json!({"role": "super-admin", "scope": ROOT_DOMAIN, "bootstrap": true}),
+        );
         match self.store.insert_admin(&admin, &audit).await {
-            Ok(_) => Ok(Some(FirstAdmin { name: admin.name, password, token })),
+            Ok(_) => Ok(Some(FirstAdmin {
+                name: admin.name,
+                password,
+                token,
+            })),
             Err(StoreError::Conflict(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }

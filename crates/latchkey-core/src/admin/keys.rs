@@ -26,12 +26,16 @@ impl AdminService {
     pub async fn rotate_master_key(&self, actor: &Actor) -> Result<KeyRotation, CoreError> {
         DomainTree::require(actor, Permission::ManageKeys)?;
         let persistence = self.key_persistence.clone().ok_or_else(|| {
-            CoreError::Conflict("the master key was supplied by the environment; rotate it there".to_owned())
+            CoreError::Conflict(
+                "the master key was supplied by the environment; rotate it there".to_owned(),
+            )
         })?;
         let old = self.current_keyring()?;
         let new = MasterKey::generate(&mut self.rng());
         let key_id = hex::encode(new.key_id());
-        persistence.stage(&new).map_err(|e| CoreError::Internal(format!("staging the new key: {e}")))?;
+        persistence
+            .stage(&new)
+            .map_err(|e| CoreError::Internal(format!("staging the new key: {e}")))?;
         let new_ring = latchkey_crypto::seal::Keyring::new(new);
         let items = self.store.list_sealed().await?;
         let mut resealed = Vec::with_capacity(items.len());
@@ -44,8 +48,13 @@ impl AdminService {
             .draft(actor, "key.rotate", "master-key")
             .with_detail(&serde_json::json!({"key_id": key_id, "resealed": resealed.len()}));
         self.store.update_sealed(&resealed, &audit).await?;
-        persistence.commit().map_err(|e| CoreError::Internal(format!("making the new key current: {e}")))?;
+        persistence
+            .commit()
+            .map_err(|e| CoreError::Internal(format!("making the new key current: {e}")))?;
         self.replace_keyring(new_ring)?;
-        Ok(KeyRotation { resealed: resealed.len() as u64, key_id })
+        Ok(KeyRotation {
+            resealed: resealed.len() as u64,
+            key_id,
+        })
     }
 }

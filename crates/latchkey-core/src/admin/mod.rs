@@ -65,7 +65,9 @@ impl AdminService {
                 let mut rng = EntropyRng(entropy.as_ref());
                 let fresh = VerifierKey::generate(&mut rng);
                 let sealed = keyring.seal(&mut rng, fresh.expose(), &aad);
-                store.insert_secret_if_absent(PIN_KEY_SECRET, &sealed, clock.now()).await?
+                store
+                    .insert_secret_if_absent(PIN_KEY_SECRET, &sealed, clock.now())
+                    .await?
             }
         };
         let pin_key = VerifierKey::from_bytes(keyring.open(&sealed, &aad)?.expose())?;
@@ -85,7 +87,11 @@ impl AdminService {
     }
 
     /// Finds the administrator owning an admin API token.
-    pub async fn authenticate(&self, bearer: &str, source: Option<String>) -> Result<Actor, CoreError> {
+    pub async fn authenticate(
+        &self,
+        bearer: &str,
+        source: Option<String>,
+    ) -> Result<Actor, CoreError> {
         if bearer.is_empty() || bearer.len() > 200 {
             return Err(CoreError::Unauthenticated);
         }
@@ -94,7 +100,13 @@ impl AdminService {
             .find_admin_by_token_hash(&bearer_token_hash(bearer))
             .await?
             .ok_or(CoreError::Unauthenticated)?;
-        Ok(Actor { id: admin.id, name: admin.name, role: admin.role, scope: admin.scope, source })
+        Ok(Actor {
+            id: admin.id,
+            name: admin.name,
+            role: admin.role,
+            scope: admin.scope,
+            source,
+        })
     }
 
     /// The domain tree as it is now.
@@ -104,7 +116,13 @@ impl AdminService {
 
     /// An audit draft for `actor` doing `action` on `target`, now.
     fn draft(&self, actor: &Actor, action: &str, target: &str) -> AuditDraft {
-        AuditDraft::ok(self.clock.now(), &actor.audit_name(), action, target, actor.source.as_deref())
+        AuditDraft::ok(
+            self.clock.now(),
+            &actor.audit_name(),
+            action,
+            target,
+            actor.source.as_deref(),
+        )
     }
 
     fn rng(&self) -> EntropyRng<'_> {
@@ -119,7 +137,9 @@ impl AdminService {
     }
 
     fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CoreError> {
-        Ok(self.current_keyring()?.seal(&mut self.rng(), plaintext, aad))
+        Ok(self
+            .current_keyring()?
+            .seal(&mut self.rng(), plaintext, aad))
     }
 
     /// Opens a sealed value (for the authentication services that need seeds in hand).

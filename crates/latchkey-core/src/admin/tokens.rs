@@ -42,11 +42,19 @@ fn alg_from_crypto(a: Alg) -> OtpAlgorithm {
 }
 
 fn check_digits(d: u32) -> Result<u32, CoreError> {
-    if d == 6 || d == 8 { Ok(d) } else { Err(CoreError::invalid("digits", "must be 6 or 8")) }
+    if d == 6 || d == 8 {
+        Ok(d)
+    } else {
+        Err(CoreError::invalid("digits", "must be 6 or 8"))
+    }
 }
 
 fn check_period(p: u32) -> Result<u32, CoreError> {
-    if p == 30 || p == 60 { Ok(p) } else { Err(CoreError::invalid("period", "must be 30 or 60 seconds")) }
+    if p == 30 || p == 60 {
+        Ok(p)
+    } else {
+        Err(CoreError::invalid("period", "must be 30 or 60 seconds"))
+    }
 }
 
 /// The parameters of a token about to be created.
@@ -61,23 +69,51 @@ struct Params {
 
 fn params_from_import(req: &ImportToken) -> Result<Params, CoreError> {
     match (&req.secret, &req.uri) {
-        (Some(_), Some(_)) => Err(CoreError::invalid("uri", "give either secret or uri, not both")),
-        (None, None) => Err(CoreError::invalid("secret", "give the seed as secret (base32) or uri (otpauth://)")),
+        (Some(_), Some(_)) => Err(CoreError::invalid(
+            "uri",
+            "give either secret or uri, not both",
+        )),
+        (None, None) => Err(CoreError::invalid(
+            "secret",
+            "give the seed as secret (base32) or uri (otpauth://)",
+        )),
         (None, Some(uri)) => {
-            if req.token_type.is_some() || req.digits.is_some() || req.period.is_some() || req.algorithm.is_some() || req.counter.is_some() {
-                return Err(CoreError::invalid("uri", "type, digits, period, algorithm and counter come from the URI"));
+            if req.token_type.is_some()
+                || req.digits.is_some()
+                || req.period.is_some()
+                || req.algorithm.is_some()
+                || req.counter.is_some()
+            {
+                return Err(CoreError::invalid(
+                    "uri",
+                    "type, digits, period, algorithm and counter come from the URI",
+                ));
             }
             let o = OtpAuth::parse(uri).map_err(|e| CoreError::invalid("uri", e.to_string()))?;
             let token_type = match o.kind {
                 OtpKind::Totp => TokenType::Totp,
                 OtpKind::Hotp => TokenType::Hotp,
             };
-            let period = if token_type == TokenType::Totp { check_period(o.period)? } else { 30 };
-            Ok(Params { token_type, algorithm: o.algorithm, digits: check_digits(o.digits)?, period, counter: o.counter, seed: o.secret })
+            let period = if token_type == TokenType::Totp {
+                check_period(o.period)?
+            } else {
+                30
+            };
+            Ok(Params {
+                token_type,
+                algorithm: o.algorithm,
+                digits: check_digits(o.digits)?,
+                period,
+                counter: o.counter,
+                seed: o.secret,
+            })
         }
         (Some(secret), None) => {
-            let token_type = req.token_type.ok_or_else(|| CoreError::invalid("type", "required with secret: totp or hotp"))?;
-            let seed = decode_base32_secret(secret).map_err(|e| CoreError::invalid("secret", e.to_string()))?;
+            let token_type = req
+                .token_type
+                .ok_or_else(|| CoreError::invalid("type", "required with secret: totp or hotp"))?;
+            let seed = decode_base32_secret(secret)
+                .map_err(|e| CoreError::invalid("secret", e.to_string()))?;
             let period = match token_type {
                 TokenType::Totp => check_period(req.period.unwrap_or(30))?,
                 TokenType::Hotp if req.period.is_some() => {
@@ -103,12 +139,21 @@ fn params_from_import(req: &ImportToken) -> Result<Params, CoreError> {
 impl AdminService {
     pub(super) async fn token_named(&self, serial: &str) -> Result<Token, CoreError> {
         let serial = validate::serial(serial)?;
-        self.store.find_token_by_serial(&serial).await?.ok_or_else(|| CoreError::NotFound(format!("token {serial:?}")))
+        self.store
+            .find_token_by_serial(&serial)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("token {serial:?}")))
     }
 
     async fn token_view(&self, tree: &DomainTree, t: &Token) -> Result<TokenView, CoreError> {
         let user = match t.user_id {
-            Some(uid) => self.store.list_users(None).await?.into_iter().find(|u| u.id == uid).map(|u| u.login),
+            Some(uid) => self
+                .store
+                .list_users(None)
+                .await?
+                .into_iter()
+                .find(|u| u.id == uid)
+                .map(|u| u.login),
             None => None,
         };
         Ok(TokenView {
@@ -155,23 +200,42 @@ impl AdminService {
         Ok((serial, user, domain))
     }
 
-    async fn create_token(&self, actor: &Actor, tree: &DomainTree, action: &str, new: NewToken) -> Result<TokenView, CoreError> {
-        let audit = self.draft(actor, action, &format!("token:{}", new.serial)).with_detail(&serde_json::json!({
-            "type": new.token_type, "digits": new.digits, "period": new.period,
-            "algorithm": new.algorithm.as_str(), "domain": tree.name_of(new.domain_id),
-            "user_assigned": new.user_id.is_some(),
-        }));
+    async fn create_token(
+        &self,
+        actor: &Actor,
+        tree: &DomainTree,
+        action: &str,
+        new: NewToken,
+    ) -> Result<TokenView, CoreError> {
+        let audit = self
+            .draft(actor, action, &format!("token:{}", new.serial))
+            .with_detail(&serde_json::json!({
+                "type": new.token_type, "digits": new.digits, "period": new.period,
+                "algorithm": new.algorithm.as_str(), "domain": tree.name_of(new.domain_id),
+                "user_assigned": new.user_id.is_some(),
+            }));
         let t = self.store.insert_token(&new, &audit).await?;
         self.token_view(tree, &t).await
     }
 
     /// Imports a token with a known seed.
-    pub async fn import_token(&self, actor: &Actor, req: ImportToken) -> Result<TokenView, CoreError> {
+    pub async fn import_token(
+        &self,
+        actor: &Actor,
+        req: ImportToken,
+    ) -> Result<TokenView, CoreError> {
         let tree = self.tree().await?;
         DomainTree::require(actor, Permission::ManageTokens)?;
         let p = params_from_import(&req)?;
-        let (serial, user, domain) =
-            self.placement(actor, &tree, req.serial.as_deref(), req.user.as_deref(), req.domain.as_deref()).await?;
+        let (serial, user, domain) = self
+            .placement(
+                actor,
+                &tree,
+                req.serial.as_deref(),
+                req.user.as_deref(),
+                req.domain.as_deref(),
+            )
+            .await?;
         let new = NewToken {
             seed_sealed: self.seal(p.seed.expose(), &seed_aad(&serial))?,
             serial,
@@ -188,27 +252,53 @@ impl AdminService {
     }
 
     /// Generates a seed and returns it once as an `otpauth://` URI and QR code.
-    pub async fn generate_token(&self, actor: &Actor, req: GenerateToken) -> Result<GeneratedToken, CoreError> {
+    pub async fn generate_token(
+        &self,
+        actor: &Actor,
+        req: GenerateToken,
+    ) -> Result<GeneratedToken, CoreError> {
         let tree = self.tree().await?;
         DomainTree::require(actor, Permission::ManageTokens)?;
         let token_type = req.token_type.unwrap_or(TokenType::Totp);
         let digits = check_digits(req.digits.unwrap_or(6))?;
         let period = match token_type {
             TokenType::Totp => check_period(req.period.unwrap_or(30))?,
-            TokenType::Hotp if req.period.is_some() => return Err(CoreError::invalid("period", "an HOTP token has no period")),
+            TokenType::Hotp if req.period.is_some() => {
+                return Err(CoreError::invalid("period", "an HOTP token has no period"));
+            }
             TokenType::Hotp => 30,
         };
         let algorithm = alg_to_crypto(req.algorithm.unwrap_or_default());
-        let (serial, user, domain) =
-            self.placement(actor, &tree, req.serial.as_deref(), req.user.as_deref(), req.domain.as_deref()).await?;
+        let (serial, user, domain) = self
+            .placement(
+                actor,
+                &tree,
+                req.serial.as_deref(),
+                req.user.as_deref(),
+                req.domain.as_deref(),
+            )
+            .await?;
         // Seed as long as the HMAC output, as RFC 4226 recommends.
-        let mut seed = vec![0u8; match algorithm { Alg::Sha1 => 20, Alg::Sha256 => 32, Alg::Sha512 => 64 }];
+        let mut seed = vec![
+            0u8;
+            match algorithm {
+                Alg::Sha1 => 20,
+                Alg::Sha256 => 32,
+                Alg::Sha512 => 64,
+            }
+        ];
         self.rng().fill_bytes(&mut seed);
         let seed = SecretBytes::new(seed);
         let uri = OtpAuth {
-            kind: if token_type == TokenType::Totp { OtpKind::Totp } else { OtpKind::Hotp },
+            kind: if token_type == TokenType::Totp {
+                OtpKind::Totp
+            } else {
+                OtpKind::Hotp
+            },
             issuer: Some(ISSUER.to_owned()),
-            account: user.as_ref().map_or_else(|| serial.clone(), |u| u.login.clone()),
+            account: user
+                .as_ref()
+                .map_or_else(|| serial.clone(), |u| u.login.clone()),
             secret: seed.clone(),
             algorithm,
             digits,
@@ -229,12 +319,22 @@ impl AdminService {
             user_id: user.map(|u| u.id),
             created_at: self.clock.now(),
         };
-        let token = self.create_token(actor, &tree, "token.generate", new).await?;
-        Ok(GeneratedToken { token, otpauth_uri: uri, qr_svg: qr })
+        let token = self
+            .create_token(actor, &tree, "token.generate", new)
+            .await?;
+        Ok(GeneratedToken {
+            token,
+            otpauth_uri: uri,
+            qr_svg: qr,
+        })
     }
 
     /// Tokens visible to the caller, optionally only one user's.
-    pub async fn list_tokens(&self, actor: &Actor, user: Option<&str>) -> Result<Vec<TokenView>, CoreError> {
+    pub async fn list_tokens(
+        &self,
+        actor: &Actor,
+        user: Option<&str>,
+    ) -> Result<Vec<TokenView>, CoreError> {
         DomainTree::require(actor, Permission::ViewDirectory)?;
         let tree = self.tree().await?;
         let tokens = match user {
@@ -243,10 +343,17 @@ impl AdminService {
                 tree.require_in_scope(actor, Permission::ViewDirectory, u.domain_id)?;
                 self.store.list_tokens_for_user(u.id).await?
             }
-            None => self.store.list_tokens(tree.visible(actor).as_deref()).await?,
+            None => {
+                self.store
+                    .list_tokens(tree.visible(actor).as_deref())
+                    .await?
+            }
         };
         let mut out = Vec::with_capacity(tokens.len());
-        for t in tokens.iter().filter(|t| tree.is_within(t.domain_id, actor.scope)) {
+        for t in tokens
+            .iter()
+            .filter(|t| tree.is_within(t.domain_id, actor.scope))
+        {
             out.push(self.token_view(&tree, t).await?);
         }
         Ok(out)
@@ -261,7 +368,12 @@ impl AdminService {
     }
 
     /// Enables, disables, assigns or unassigns a token.
-    pub async fn update_token(&self, actor: &Actor, serial: &str, req: UpdateToken) -> Result<TokenView, CoreError> {
+    pub async fn update_token(
+        &self,
+        actor: &Actor,
+        serial: &str,
+        req: UpdateToken,
+    ) -> Result<TokenView, CoreError> {
         let mut t = self.token_named(serial).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageTokens, t.domain_id)?;
@@ -284,24 +396,37 @@ impl AdminService {
         if detail.is_empty() {
             return Err(CoreError::invalid("body", "nothing to change"));
         }
-        let audit = self.draft(actor, "token.update", &format!("token:{}", t.serial)).with_detail(&detail.into());
+        let audit = self
+            .draft(actor, "token.update", &format!("token:{}", t.serial))
+            .with_detail(&detail.into());
         self.store.update_token_admin(&t, &audit).await?;
         self.token_view(&tree, &t).await
     }
 
     /// Sets a token's PIN after checking it against the token policy.
-    pub async fn set_pin(&self, actor: &Actor, serial: &str, pin: &str) -> Result<TokenView, CoreError> {
+    pub async fn set_pin(
+        &self,
+        actor: &Actor,
+        serial: &str,
+        pin: &str,
+    ) -> Result<TokenView, CoreError> {
         let mut t = self.token_named(serial).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ResetPin, t.domain_id)?;
-        let PolicyValue::Token(tp) = policy::resolve(&tree, t.domain_id, PolicyKind::Token).0 else {
-            return Err(CoreError::Internal("token policy has the wrong kind".to_owned()));
+        let PolicyValue::Token(tp) = policy::resolve(&tree, t.domain_id, PolicyKind::Token).0
+        else {
+            return Err(CoreError::Internal(
+                "token policy has the wrong kind".to_owned(),
+            ));
         };
         let len = u32::try_from(pin.chars().count()).unwrap_or(u32::MAX);
         if len < tp.pin_min_length || len > tp.pin_max_length {
             return Err(CoreError::invalid(
                 "pin",
-                format!("must be {} to {} characters long", tp.pin_min_length, tp.pin_max_length),
+                format!(
+                    "must be {} to {} characters long",
+                    tp.pin_min_length, tp.pin_max_length
+                ),
             ));
         }
         let charset_ok = match tp.pin_charset {
@@ -309,9 +434,17 @@ impl AdminService {
             PinCharset::Alphanumeric => pin.chars().all(|c| c.is_ascii_alphanumeric()),
         };
         if !charset_ok {
-            return Err(CoreError::invalid("pin", format!("must be {:?} characters only", tp.pin_charset)));
+            return Err(CoreError::invalid(
+                "pin",
+                format!("must be {:?} characters only", tp.pin_charset),
+            ));
         }
-        t.pin_verifier = Some(keyed_verifier(&self.pin_key, &mut self.rng(), PIN_CONTEXT, pin.as_bytes()));
+        t.pin_verifier = Some(keyed_verifier(
+            &self.pin_key,
+            &mut self.rng(),
+            PIN_CONTEXT,
+            pin.as_bytes(),
+        ));
         t.new_pin_required = false;
         let audit = self.draft(actor, "token.pin.set", &format!("token:{}", t.serial));
         self.store.update_token_admin(&t, &audit).await?;
@@ -320,7 +453,12 @@ impl AdminService {
 
     /// Makes the next authentication with this token set a new PIN; `clear` also removes the
     /// current PIN.
-    pub async fn require_new_pin(&self, actor: &Actor, serial: &str, clear: bool) -> Result<TokenView, CoreError> {
+    pub async fn require_new_pin(
+        &self,
+        actor: &Actor,
+        serial: &str,
+        clear: bool,
+    ) -> Result<TokenView, CoreError> {
         let mut t = self.token_named(serial).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ResetPin, t.domain_id)?;
@@ -328,7 +466,11 @@ impl AdminService {
         if clear {
             t.pin_verifier = None;
         }
-        let action = if clear { "token.pin.clear" } else { "token.pin.require_new" };
+        let action = if clear {
+            "token.pin.clear"
+        } else {
+            "token.pin.require_new"
+        };
         let audit = self.draft(actor, action, &format!("token:{}", t.serial));
         self.store.update_token_admin(&t, &audit).await?;
         self.token_view(&tree, &t).await

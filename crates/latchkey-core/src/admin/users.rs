@@ -13,11 +13,20 @@ impl AdminService {
     /// Finds a user by login or answers not-found.
     pub(super) async fn user_named(&self, login: &str) -> Result<User, CoreError> {
         let login = validate::login(login)?;
-        self.store.find_user_by_login(&login).await?.ok_or_else(|| CoreError::NotFound(format!("user {login:?}")))
+        self.store
+            .find_user_by_login(&login)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("user {login:?}")))
     }
 
     async fn user_view(&self, tree: &DomainTree, u: User) -> Result<UserView, CoreError> {
-        let tokens = self.store.list_tokens_for_user(u.id).await?.into_iter().map(|t| t.serial).collect();
+        let tokens = self
+            .store
+            .list_tokens_for_user(u.id)
+            .await?
+            .into_iter()
+            .map(|t| t.serial)
+            .collect();
         Ok(UserView {
             domain: tree.name_of(u.domain_id),
             login: u.login,
@@ -59,9 +68,20 @@ impl AdminService {
         };
         tree.require_in_scope(actor, Permission::ManageUsers, domain)?;
         let login = validate::login(&req.login)?;
-        let email = req.email.as_deref().filter(|e| !e.trim().is_empty()).map(validate::email).transpose()?;
+        let email = req
+            .email
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .map(validate::email)
+            .transpose()?;
         let phones = validate::phones(&req.phones)?;
-        let new = NewUser { login: login.clone(), domain_id: domain, email, phones, created_at: self.clock.now() };
+        let new = NewUser {
+            login: login.clone(),
+            domain_id: domain,
+            email,
+            phones,
+            created_at: self.clock.now(),
+        };
         let audit = self
             .draft(actor, "user.create", &format!("user:{login}"))
             .with_detail(&serde_json::json!({"domain": tree.name_of(domain)}));
@@ -70,15 +90,27 @@ impl AdminService {
     }
 
     /// Changes status, e-mail, phones or domain of a user.
-    pub async fn update_user(&self, actor: &Actor, login: &str, req: UpdateUser) -> Result<UserView, CoreError> {
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        login: &str,
+        req: UpdateUser,
+    ) -> Result<UserView, CoreError> {
         let mut u = self.user_named(login).await?;
         let tree = self.tree().await?;
         let mut changed = Vec::new();
         if let Some(status) = req.status {
-            let p = if status == UserStatus::Enabled { Permission::UnlockUser } else { Permission::ManageUsers };
+            let p = if status == UserStatus::Enabled {
+                Permission::UnlockUser
+            } else {
+                Permission::ManageUsers
+            };
             tree.require_in_scope(actor, p, u.domain_id)?;
             if status == UserStatus::Locked {
-                return Err(CoreError::invalid("status", "only the lockout policy locks a user; use disabled"));
+                return Err(CoreError::invalid(
+                    "status",
+                    "only the lockout policy locks a user; use disabled",
+                ));
             }
             u.status = status;
             changed.push("status");
@@ -88,7 +120,11 @@ impl AdminService {
             tree.require_in_scope(actor, Permission::ManageUsers, u.domain_id)?;
         }
         if let Some(email) = &req.email {
-            u.email = if email.trim().is_empty() { None } else { Some(validate::email(email)?) };
+            u.email = if email.trim().is_empty() {
+                None
+            } else {
+                Some(validate::email(email)?)
+            };
             changed.push("email");
         }
         if let Some(phones) = &req.phones {

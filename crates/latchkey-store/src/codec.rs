@@ -1,0 +1,257 @@
+//! Rows to domain objects and back: enums as their serde names, phones and policies as JSON
+//! text, booleans as 0/1, unsigned numbers checked into `i64`.
+
+use latchkey_core::audit::{AuditDraft, AuditHead, AuditRecord};
+use latchkey_core::ids::{AdminId, AgentId, DomainId, TokenId, UserId};
+use latchkey_core::model::{Admin, Agent, Domain, Token, User};
+use latchkey_core::store::StoreError;
+use latchkey_crypto::OtpAlgorithm;
+use latchkey_proto::policy::{PolicyKind, PolicyValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::{corrupt, map_db};
+
+/// Columns of `domains`, in the order [`domain`] expects.
+pub(crate) const DOMAIN_COLS: &str = "id, name, parent_id, token_policy, lockout_policy, \
+     offline_policy, emergency_policy, created_at";
+/// Columns of `users`.
+pub(crate) const USER_COLS: &str = "id, login, domain_id, status, email, phones, created_at";
+/// Columns of `tokens`.
+pub(crate) const TOKEN_COLS: &str = "id, serial, token_type, algorithm, digits, period, counter, \
+     seed_sealed, domain_id, user_id, enabled, pin_verifier, new_pin_required, last_used, drift, \
+     created_at";
+/// Columns of `agents`.
+pub(crate) const AGENT_COLS: &str = "id, name, kind, domain_id, api_key_hash, address, \
+     secret_sealed, require_message_authenticator, created_at";
+/// Columns of `admins`.
+pub(crate) const ADMIN_COLS: &str = "id, name, role, scope_domain_id, password_hash, created_at";
+/// Columns of `audit_log`.
+pub(crate) const AUDIT_COLS: &str =
+    "seq, at, actor, action, target, outcome, source, detail, prev_hash, hash";
+
+/// Reads one column, mapping sqlx's decode errors to [`StoreError::Corrupt`].
+pub(crate) fn get<'r, T>(
+    row: &'r AnyRow,
+    table: &'static str,
+    col: &'static str,
+) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get::<T, _>(col)
+        .map_err(|e| map_db(e, || table.to_owned(), ""))
+}
+
+/// The serde name of a unit enum variant (`enabled`, `offline-host`, …).
+pub(crate) fn enum_text<T: Serialize>(v: &T, what: &str) -> Result<String, StoreError> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Backend(format!("{what} has no text form"))),
+    }
+}
+
+/// Parses a serde name back into its enum.
+fn enum_parse<T: DeserializeOwned>(s: String, table: &str, col: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s))
+        .map_err(|_| corrupt(table, col, "unknown value"))
+}
+
+/// A boolean as stored.
+pub(crate) fn bool_int(b: bool) -> i64 {
+    i64::from(b)
+}
+
+fn int_bool(v: i64, table: &str, col: &str) -> Result<bool, StoreError> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(corrupt(table, col, "not 0 or 1")),
+    }
+}
+
+fn u32_of(v: i64, table: &str, col: &str) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt(table, col, "out of range"))
+}
+
+/// A token counter as stored; values above `i64::MAX` are refused, never wrapped.
+pub(crate) fn counter_int(counter: u64) -> Result<i64, StoreError> {
+    i64::try_from(counter).map_err(|_| {
+        StoreError::Corrupt(format!("token counter above {} cannot be stored", i64::MAX))
+    })
+}
+
+/// The column holding a policy of `kind`.
+pub(crate) fn policy_column(kind: PolicyKind) -> &'static str {
+    match kind {
+        PolicyKind::Token => "token_policy",
+        PolicyKind::Lockout => "lockout_policy",
+        PolicyKind::Offline => "offline_policy",
+        PolicyKind::Emergency => "emergency_policy",
+    }
+}
+
+/// The stored JSON of a policy: the inner value, without the kind tag (the column says it).
+pub(crate) fn policy_json(v: &PolicyValue) -> Result<String, StoreError> {
+    let json = match v {
+        PolicyValue::Token(p) => serde_json::to_string(p),
+        PolicyValue::Lockout(p) => serde_json::to_string(p),
+        PolicyValue::Offline(p) => serde_json::to_string(p),
+        PolicyValue::Emergency(p) => serde_json::to_string(p),
+    };
+    json.map_err(|_| StoreError::Backend("policy cannot be serialised".to_owned()))
+}
+
+fn policy_parse(kind: PolicyKind, json: &str) -> Result<PolicyValue, StoreError> {
+    let col = policy_column(kind);
+    let bad = |_| corrupt("domains", col, "invalid policy JSON");
+    Ok(match kind {
+        PolicyKind::Token => PolicyValue::Token(serde_json::from_str(json).map_err(bad)?),
+        PolicyKind::Lockout => PolicyValue::Lockout(serde_json::from_str(json).map_err(bad)?),
+        PolicyKind::Offline => PolicyValue::Offline(serde_json::from_str(json).map_err(bad)?),
+        PolicyKind::Emergency => PolicyValue::Emergency(serde_json::from_str(json).map_err(bad)?),
+    })
+}
+
+/// The four policy columns of a new domain (`None` = inherit); a later value of the same
+/// kind wins.
+pub(crate) fn policy_columns(policies: &[PolicyValue]) -> Result<[Option<String>; 4], StoreError> {
+    let mut out: [Option<String>; 4] = [None, None, None, None];
+    for p in policies {
+        let json = policy_json(p)?;
+        let slot = match p.kind() {
+            PolicyKind::Token => &mut out[0],
+            PolicyKind::Lockout => &mut out[1],
+            PolicyKind::Offline => &mut out[2],
+            PolicyKind::Emergency => &mut out[3],
+        };
+        *slot = Some(json);
+    }
+    Ok(out)
+}
+
+pub(crate) fn domain(row: &AnyRow) -> Result<Domain, StoreError> {
+    const T: &str = "domains";
+    let mut policies = Vec::new();
+    for kind in PolicyKind::ALL {
+        let json: Option<String> = get(row, T, policy_column(kind))?;
+        if let Some(json) = json {
+            policies.push(policy_parse(kind, &json)?);
+        }
+    }
+    Ok(Domain {
+        id: DomainId(get(row, T, "id")?),
+        name: get(row, T, "name")?,
+        parent: get::<Option<i64>>(row, T, "parent_id")?.map(DomainId),
+        policies,
+        created_at: get(row, T, "created_at")?,
+    })
+}
+
+/// Phones as stored.
+pub(crate) fn phones_json(phones: &[latchkey_proto::admin::Phone]) -> Result<String, StoreError> {
+    serde_json::to_string(phones)
+        .map_err(|_| StoreError::Backend("phones cannot be serialised".to_owned()))
+}
+
+pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
+    const T: &str = "users";
+    let phones: String = get(row, T, "phones")?;
+    Ok(User {
+        id: UserId(get(row, T, "id")?),
+        login: get(row, T, "login")?,
+        domain_id: DomainId(get(row, T, "domain_id")?),
+        status: enum_parse(get(row, T, "status")?, T, "status")?,
+        email: get(row, T, "email")?,
+        phones: serde_json::from_str(&phones).map_err(|_| corrupt(T, "phones", "invalid JSON"))?,
+        created_at: get(row, T, "created_at")?,
+    })
+}
+
+pub(crate) fn token(row: &AnyRow) -> Result<Token, StoreError> {
+    const T: &str = "tokens";
+    let algorithm: String = get(row, T, "algorithm")?;
+    Ok(Token {
+        id: TokenId(get(row, T, "id")?),
+        serial: get(row, T, "serial")?,
+        token_type: enum_parse(get(row, T, "token_type")?, T, "token_type")?,
+        algorithm: OtpAlgorithm::parse(&algorithm)
+            .map_err(|_| corrupt(T, "algorithm", "unknown value"))?,
+        digits: u32_of(get(row, T, "digits")?, T, "digits")?,
+        period: u32_of(get(row, T, "period")?, T, "period")?,
+        counter: u64::try_from(get::<i64>(row, T, "counter")?)
+            .map_err(|_| corrupt(T, "counter", "negative"))?,
+        seed_sealed: get(row, T, "seed_sealed")?,
+        domain_id: DomainId(get(row, T, "domain_id")?),
+        user_id: get::<Option<i64>>(row, T, "user_id")?.map(UserId),
+        enabled: int_bool(get(row, T, "enabled")?, T, "enabled")?,
+        pin_verifier: get(row, T, "pin_verifier")?,
+        new_pin_required: int_bool(get(row, T, "new_pin_required")?, T, "new_pin_required")?,
+        last_used: get(row, T, "last_used")?,
+        drift: get(row, T, "drift")?,
+        created_at: get(row, T, "created_at")?,
+    })
+}
+
+pub(crate) fn agent(row: &AnyRow) -> Result<Agent, StoreError> {
+    const T: &str = "agents";
+    let address: Option<String> = get(row, T, "address")?;
+    Ok(Agent {
+        id: AgentId(get(row, T, "id")?),
+        name: get(row, T, "name")?,
+        kind: enum_parse(get(row, T, "kind")?, T, "kind")?,
+        domain_id: DomainId(get(row, T, "domain_id")?),
+        api_key_hash: get(row, T, "api_key_hash")?,
+        address: address
+            .map(|a| a.parse())
+            .transpose()
+            .map_err(|_| corrupt(T, "address", "not an IP network"))?,
+        secret_sealed: get(row, T, "secret_sealed")?,
+        require_message_authenticator: int_bool(
+            get(row, T, "require_message_authenticator")?,
+            T,
+            "require_message_authenticator",
+        )?,
+        created_at: get(row, T, "created_at")?,
+    })
+}
+
+pub(crate) fn admin(row: &AnyRow) -> Result<Admin, StoreError> {
+    const T: &str = "admins";
+    Ok(Admin {
+        id: AdminId(get(row, T, "id")?),
+        name: get(row, T, "name")?,
+        role: enum_parse(get(row, T, "role")?, T, "role")?,
+        scope: DomainId(get(row, T, "scope_domain_id")?),
+        password_hash: get(row, T, "password_hash")?,
+        created_at: get(row, T, "created_at")?,
+    })
+}
+
+pub(crate) fn audit_record(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+    const T: &str = "audit_log";
+    Ok(AuditRecord {
+        seq: get(row, T, "seq")?,
+        draft: AuditDraft {
+            at: get(row, T, "at")?,
+            actor: get(row, T, "actor")?,
+            action: get(row, T, "action")?,
+            target: get(row, T, "target")?,
+            outcome: get(row, T, "outcome")?,
+            source: get(row, T, "source")?,
+            detail: get(row, T, "detail")?,
+        },
+        prev_hash: get(row, T, "prev_hash")?,
+        hash: get(row, T, "hash")?,
+    })
+}
+
+pub(crate) fn audit_head(row: &AnyRow) -> Result<AuditHead, StoreError> {
+    const T: &str = "audit_head";
+    Ok(AuditHead {
+        seq: get(row, T, "seq")?,
+        hash: get(row, T, "hash")?,
+    })
+}

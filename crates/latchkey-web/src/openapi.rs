@@ -1,0 +1,175 @@
+//! The OpenAPI 3.1 document of the HTTP API, served at `GET /api/v1/openapi.json`.
+//!
+//! Invariants:
+//! - Every route in [`crate::route_table`] has an operation here (tested).
+//! - Admin operations require the `bearer` security scheme; the probes and this document
+//!   do not.
+//! - Every admin operation documents the `ErrorBody` answers it can give, added by
+//!   [`ErrorResponses`] so that no handler can forget one.
+
+use axum::Json;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, Content, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::admin::{admins, agents, audit, domains, tokens, users};
+use crate::health;
+use crate::routes::Routes;
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Latchkey",
+        description = "Multi-factor authentication server: administration API and health probes. \
+                       Admin routes take `Authorization: Bearer <admin API token>`."
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        openapi_json,
+        domains::list_domains,
+        domains::create_domain,
+        domains::show_domain,
+        domains::domain_policies,
+        domains::set_policy,
+        domains::clear_policy,
+        users::list_users,
+        users::create_user,
+        users::show_user,
+        users::update_user,
+        users::delete_user,
+        tokens::list_tokens,
+        tokens::import_token,
+        tokens::generate_token,
+        tokens::show_token,
+        tokens::update_token,
+        tokens::delete_token,
+        tokens::set_pin,
+        tokens::clear_pin,
+        tokens::require_new_pin,
+        agents::list_agents,
+        agents::create_agent,
+        agents::show_agent,
+        agents::delete_agent,
+        admins::list_admins,
+        admins::create_admin,
+        admins::delete_admin,
+        audit::list_audit,
+        audit::verify_audit,
+        audit::rotate_keys,
+    ),
+    components(schemas(latchkey_proto::ErrorBody, latchkey_proto::ErrorCode)),
+    modifiers(&BearerScheme, &ErrorResponses),
+    security(("bearer" = [])),
+    tags(
+        (name = "domains", description = "Security domains and their policies"),
+        (name = "users", description = "Users"),
+        (name = "tokens", description = "OATH tokens and PINs"),
+        (name = "agents", description = "REST agents, RADIUS clients, offline hosts, cloud applications"),
+        (name = "admins", description = "Administrators"),
+        (name = "audit", description = "The tamper-evident audit log"),
+        (name = "keys", description = "Master key"),
+        (name = "health", description = "Probes"),
+    )
+)]
+pub struct ApiDoc;
+
+pub(crate) fn routes(r: Routes) -> Routes {
+    r.get("/api/v1/openapi.json", openapi_json)
+}
+
+/// This document.
+#[utoipa::path(
+    get, path = "/api/v1/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
+)]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Adds the `bearer` HTTP security scheme.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi
+            .components
+            .get_or_insert_with(|| ComponentsBuilder::new().build());
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Adds the error answers every admin operation can give.
+struct ErrorResponses;
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build(),
+    )
+}
+
+fn add_errors(op: &mut Operation, changes: bool) {
+    let mut add = |code: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(code.to_owned())
+            .or_insert_with(|| error_response(description));
+    };
+    add(
+        "400",
+        "Invalid request (`invalid_request`); `field` names the field at fault",
+    );
+    add("401", "Missing or invalid bearer token (`unauthenticated`)");
+    add(
+        "403",
+        "The caller's role or scope does not allow this (`forbidden`)",
+    );
+    add("404", "No such object (`not_found`)");
+    if changes {
+        add("409", "Conflicts with existing state (`conflict`)");
+    }
+    add(
+        "500",
+        "Server failure (`internal`); details are in the server log",
+    );
+    add("503", "Storage unavailable (`unavailable`); retry later");
+    if op.request_body.is_some() {
+        add("413", "The request body is larger than 64 KiB");
+    }
+}
+
+fn operations(item: &mut PathItem) -> [(Option<&mut Operation>, bool); 5] {
+    [
+        (item.get.as_mut(), false),
+        (item.post.as_mut(), true),
+        (item.put.as_mut(), true),
+        (item.patch.as_mut(), true),
+        (item.delete.as_mut(), true),
+    ]
+}
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            if !path.starts_with(crate::admin::PREFIX) {
+                continue;
+            }
+            for (op, changes) in operations(item) {
+                if let Some(op) = op {
+                    add_errors(op, changes);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! `latchkey serve`: opens the database, bootstraps a fresh install, serves HTTP until a
+//! signal arrives.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use latchkey_core::admin::AdminService;
+use latchkey_core::ports::{Clock, EntropyRng, OsEntropy};
+use latchkey_store::SqlStore;
+
+use crate::config::{Config, LogFormat};
+use crate::keyfile::{self, KeyFile, KeySource};
+
+/// The system clock; the one place the wall clock is read.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the binary is where real time enters
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
+/// Name of the file, in the data directory, that tells the CLI where the server listens.
+pub const SERVER_FILE: &str = "server.json";
+/// Name of the file, in the data directory, holding the first administrator's API token.
+pub const TOKEN_FILE: &str = "admin.token";
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cfg.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Hides a password in a database URL for printing.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(cfg: Config) -> Result<()> {
+    init_logging(&cfg);
+    create_data_dir(&cfg.data_dir)?;
+    let entropy = Arc::new(OsEntropy);
+    let (keyring, key_source) =
+        keyfile::load_keyring(&cfg.master_key_file, &mut EntropyRng(entropy.as_ref()))?;
+    let store = SqlStore::connect(&cfg.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(&cfg.database_url)))?;
+    let backend = store.backend();
+    let store: Arc<dyn latchkey_core::store::Store> = Arc::new(store);
+    let persistence: Option<Arc<dyn latchkey_core::admin::KeyPersistence>> = match &key_source {
+        KeySource::File { path, .. } => Some(Arc::new(KeyFile(path.clone()))),
+        KeySource::Env => None,
+    };
+    let admin = Arc::new(
+        AdminService::new(
+            Arc::clone(&store),
+            Arc::new(SystemClock),
+            entropy,
+            keyring,
+            persistence,
+        )
+        .await
+        .context("loading keys (is this the master key this database was created with?)")?,
+    );
+    let first = admin
+        .bootstrap(&cfg.first_admin_name)
+        .await
+        .context("creating the first administrator")?;
+    let token_path = cfg.data_dir.join(TOKEN_FILE);
+    if let Some(first) = &first {
+        keyfile::write_private(
+            &token_path,
+            format!("{}\n", first.token.expose()).as_bytes(),
+            true,
+        )?;
+    }
+
+    let app = latchkey_web::router(latchkey_web::AppState {
+        admin: Arc::clone(&admin),
+    });
+    let listener = std::net::TcpListener::bind(cfg.http_listen)
+        .with_context(|| format!("listening on {}", cfg.http_listen))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{local}");
+    keyfile::write_private(
+        &cfg.data_dir.join(SERVER_FILE),
+        serde_json::json!({"url": url, "pid": std::process::id()})
+            .to_string()
+            .as_bytes(),
+        true,
+    )?;
+
+    println!("Latchkey {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("  Admin API:  {url}/api/v1/admin   (OpenAPI document: {url}/api/v1/openapi.json)");
+    println!("  Health:     {url}/healthz, {url}/readyz");
+    println!(
+        "  Database:   {backend} ({})",
+        redact_url(&cfg.database_url)
+    );
+    match &key_source {
+        KeySource::File {
+            path,
+            created: true,
+        } => println!(
+            "  Master key: created {} (0600) — back it up; without it the seeds are lost",
+            path.display()
+        ),
+        KeySource::File {
+            path,
+            created: false,
+        } => println!("  Master key: {}", path.display()),
+        KeySource::Env => println!("  Master key: from {}", keyfile::MASTER_KEY_ENV),
+    }
+    println!(
+        "  RADIUS:     not in this build yet ({} reserved)",
+        cfg.radius_listen
+    );
+    let dd = cfg.data_dir.display();
+    if let Some(first) = &first {
+        println!();
+        println!(
+            "First start: created the super administrator {:?}.",
+            first.name
+        );
+        println!(
+            "  Console password (shown once): {}",
+            first.password.expose()
+        );
+        println!(
+            "  Admin API token: written to {} (0600)",
+            token_path.display()
+        );
+        println!(
+            "Sign in from another terminal with the CLI, which finds this server through the data directory:"
+        );
+        println!("  latchkey --data-dir {dd} user add alice --phone +14155550123");
+        println!("  latchkey --data-dir {dd} token generate --user alice");
+    } else {
+        println!("Administrators exist already. CLI: latchkey --data-dir {dd} user list");
+    }
+
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    tracing::info!(%url, "listening");
+    match &cfg.tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "loading TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(service)
+                .await?;
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(service)
+                .await?
+        }
+    }
+    let _ = std::fs::remove_file(cfg.data_dir.join(SERVER_FILE));
+    Ok(())
+}
+
+fn create_data_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+}

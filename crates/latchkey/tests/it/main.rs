@@ -1,0 +1,17 @@
+//! Integration tests: the real `latchkey` binary on free ports, driven by its own CLI and by
+//! third-party tools (`oathtool`, PostgreSQL). One test binary, no order dependence.
+
+// A failed expectation in a test should stop the test loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+mod cli_flow;
+mod config_errors;
+mod oath;
+mod restart;
