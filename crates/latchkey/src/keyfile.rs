@@ -70,6 +70,8 @@ pub enum KeySource {
         path: PathBuf,
         /// Created on this start.
         created: bool,
+        /// A staged key from an interrupted rotation was found and loaded too.
+        interrupted_rotation: bool,
     },
     /// From the environment.
     Env,
@@ -93,7 +95,8 @@ pub fn load_keyring(
     }
     let mut ring = Keyring::new(read_key(path)?);
     let next = staged(path);
-    if next.exists() {
+    let interrupted_rotation = next.exists();
+    if interrupted_rotation {
         ring = ring.with_older(read_key(&next)?);
     }
     Ok((
@@ -101,6 +104,7 @@ pub fn load_keyring(
         KeySource::File {
             path: path.to_owned(),
             created,
+            interrupted_rotation,
         },
     ))
 }
@@ -110,8 +114,16 @@ pub struct KeyFile(pub PathBuf);
 
 impl KeyPersistence for KeyFile {
     fn stage(&self, key: &MasterKey) -> Result<(), String> {
-        write_private(&staged(&self.0), key.to_file_text().as_bytes(), true)
+        // create_new: never overwrite a staged key an interrupted rotation may still need.
+        write_private(&staged(&self.0), key.to_file_text().as_bytes(), false)
             .map_err(|e| format!("{e:#}"))
+    }
+
+    fn discard_staged(&self) -> Result<(), String> {
+        match fs::remove_file(staged(&self.0)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+            _ => Ok(()),
+        }
     }
 
     fn commit(&self) -> Result<(), String> {

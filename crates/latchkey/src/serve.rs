@@ -81,6 +81,17 @@ pub async fn run(cfg: Config) -> Result<()> {
         .await
         .context("loading keys (is this the master key this database was created with?)")?,
     );
+    if let KeySource::File {
+        interrupted_rotation: true,
+        ..
+    } = &key_source
+    {
+        let n = admin
+            .finish_interrupted_rotation()
+            .await
+            .context("finishing an interrupted key rotation")?;
+        tracing::warn!(resealed = n, "finished an interrupted master-key rotation");
+    }
     let first = admin
         .bootstrap(&cfg.first_admin_name)
         .await
@@ -122,6 +133,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         KeySource::File {
             path,
             created: true,
+            ..
         } => println!(
             "  Master key: created {} (0600) — back it up; without it the seeds are lost",
             path.display()
@@ -129,6 +141,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         KeySource::File {
             path,
             created: false,
+            ..
         } => println!("  Master key: {}", path.display()),
         KeySource::Env => println!("  Master key: from {}", keyfile::MASTER_KEY_ENV),
     }

@@ -121,6 +121,9 @@ fn params_from_import(req: &ImportToken) -> Result<Params, CoreError> {
                 }
                 TokenType::Hotp => 30,
             };
+            if req.counter.is_some_and(|c| i64::try_from(c).is_err()) {
+                return Err(CoreError::invalid("counter", "is too large"));
+            }
             if token_type == TokenType::Totp && req.counter.is_some() {
                 return Err(CoreError::invalid("counter", "a TOTP token has no counter"));
             }

@@ -103,6 +103,10 @@ impl KeyPersistence for RecordingPersistence {
         *self.commits.lock().unwrap() += 1;
         Ok(())
     }
+
+    fn discard_staged(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Lower-case hex of `bytes`.

@@ -86,3 +86,44 @@ fn restart_on_postgres() {
     };
     restart_flow(Some(&url));
 }
+
+#[test]
+fn interrupted_rotation_is_finished_at_start() {
+    // Simulate a crash after the database was re-sealed with a staged key but before the key
+    // file was replaced: seal with a key that exists only as master.key.next.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let srv = Server::start(dir, &[]);
+    srv.cli(&["token", "generate", "--serial", "T1"]).ok();
+    srv.cli(&["key", "rotate"]).ok();
+    srv.stop();
+    // The rotated key is now current; put the previous one back as master.key and the
+    // current one as the staged key: exactly the state after a crash before the rename.
+    let current = std::fs::read(dir.join("master.key")).expect("key");
+    let other = tempfile::tempdir().expect("tempdir");
+    let srv2 = Server::start(other.path(), &[]);
+    srv2.stop();
+    std::fs::copy(other.path().join("master.key"), dir.join("master.key")).expect("copy");
+    std::fs::write(dir.join("master.key.next"), current).expect("write");
+    std::fs::set_permissions(
+        dir.join("master.key.next"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let srv = Server::start(dir, &[]);
+    assert!(
+        !dir.join("master.key.next").exists(),
+        "the staged key must be removed once everything is re-sealed"
+    );
+    assert!(
+        srv.stderr()
+            .contains("finished an interrupted master-key rotation"),
+        "{}",
+        srv.stderr()
+    );
+    // Every value opens with the current key alone: a fresh rotation must succeed.
+    srv.cli(&["key", "rotate"]).ok();
+    srv.stop();
+    let srv = Server::start(dir, &[]);
+    srv.cli(&["key", "rotate"]).ok();
+}
