@@ -9,6 +9,7 @@
 //!   "shown once" on creation responses.
 
 pub mod admin;
+pub mod authn;
 pub mod error;
 pub mod policy;
 

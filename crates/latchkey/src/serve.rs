@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use latchkey_core::admin::AdminService;
+use latchkey_core::admin::{AdminService, FirstAdmin, KeyPersistence};
 use latchkey_core::ports::{Clock, EntropyRng, OsEntropy};
 use latchkey_store::SqlStore;
 
@@ -54,10 +54,17 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Runs the server until SIGINT or SIGTERM.
-pub async fn run(cfg: Config) -> Result<()> {
-    init_logging(&cfg);
-    create_data_dir(&cfg.data_dir)?;
+/// What opening the data directory and database produced.
+struct Opened {
+    admin: Arc<AdminService>,
+    backend: &'static str,
+    key_source: KeySource,
+    first: Option<FirstAdmin>,
+}
+
+/// Loads the keys, opens the database, finishes an interrupted key rotation and, on a fresh
+/// install, creates the first administrator and writes their token file.
+async fn open(cfg: &Config) -> Result<Opened> {
     let entropy = Arc::new(OsEntropy);
     let (keyring, key_source) =
         keyfile::load_keyring(&cfg.master_key_file, &mut EntropyRng(entropy.as_ref()))?;
@@ -65,22 +72,19 @@ pub async fn run(cfg: Config) -> Result<()> {
         .await
         .with_context(|| format!("opening the database {}", redact_url(&cfg.database_url)))?;
     let backend = store.backend();
-    let store: Arc<dyn latchkey_core::store::Store> = Arc::new(store);
-    let persistence: Option<Arc<dyn latchkey_core::admin::KeyPersistence>> = match &key_source {
+    let persistence: Option<Arc<dyn KeyPersistence>> = match &key_source {
         KeySource::File { path, .. } => Some(Arc::new(KeyFile(path.clone()))),
         KeySource::Env => None,
     };
-    let admin = Arc::new(
-        AdminService::new(
-            Arc::clone(&store),
-            Arc::new(SystemClock),
-            entropy,
-            keyring,
-            persistence,
-        )
-        .await
-        .context("loading keys (is this the master key this database was created with?)")?,
-    );
+    let admin = AdminService::new(
+        Arc::new(store),
+        Arc::new(SystemClock),
+        entropy,
+        keyring,
+        persistence,
+    )
+    .await
+    .context("loading keys (is this the master key this database was created with?)")?;
     if let KeySource::File {
         interrupted_rotation: true,
         ..
@@ -96,53 +100,40 @@ pub async fn run(cfg: Config) -> Result<()> {
         .bootstrap(&cfg.first_admin_name)
         .await
         .context("creating the first administrator")?;
-    let token_path = cfg.data_dir.join(TOKEN_FILE);
     if let Some(first) = &first {
-        keyfile::write_private(
-            &token_path,
-            format!("{}\n", first.token.expose()).as_bytes(),
-            true,
-        )?;
+        let token = format!("{}\n", first.token.expose());
+        keyfile::write_private(&cfg.data_dir.join(TOKEN_FILE), token.as_bytes(), true)?;
     }
+    Ok(Opened {
+        admin: Arc::new(admin),
+        backend,
+        key_source,
+        first,
+    })
+}
 
-    let app = latchkey_web::router(latchkey_web::AppState {
-        admin: Arc::clone(&admin),
-    });
-    let listener = std::net::TcpListener::bind(cfg.http_listen)
-        .with_context(|| format!("listening on {}", cfg.http_listen))?;
-    listener.set_nonblocking(true)?;
-    let local = listener.local_addr()?;
-    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
-    let url = format!("{scheme}://{local}");
-    keyfile::write_private(
-        &cfg.data_dir.join(SERVER_FILE),
-        serde_json::json!({"url": url, "pid": std::process::id()})
-            .to_string()
-            .as_bytes(),
-        true,
-    )?;
-
+/// Tells the operator where everything is and, once, how to sign in.
+fn print_banner(cfg: &Config, url: &str, o: &Opened) {
     println!("Latchkey {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  Admin API:  {url}/api/v1/admin   (OpenAPI document: {url}/api/v1/openapi.json)");
     println!("  Health:     {url}/healthz, {url}/readyz");
     println!(
-        "  Database:   {backend} ({})",
+        "  Database:   {} ({})",
+        o.backend,
         redact_url(&cfg.database_url)
     );
-    match &key_source {
+    match &o.key_source {
         KeySource::File {
             path,
             created: true,
             ..
-        } => println!(
-            "  Master key: created {} (0600) — back it up; without it the seeds are lost",
-            path.display()
-        ),
-        KeySource::File {
-            path,
-            created: false,
-            ..
-        } => println!("  Master key: {}", path.display()),
+        } => {
+            println!(
+                "  Master key: created {} (0600) — back it up; without it the seeds are lost",
+                path.display()
+            );
+        }
+        KeySource::File { path, .. } => println!("  Master key: {}", path.display()),
         KeySource::Env => println!("  Master key: from {}", keyfile::MASTER_KEY_ENV),
     }
     println!(
@@ -150,28 +141,51 @@ pub async fn run(cfg: Config) -> Result<()> {
         cfg.radius_listen
     );
     let dd = cfg.data_dir.display();
-    if let Some(first) = &first {
-        println!();
-        println!(
-            "First start: created the super administrator {:?}.",
-            first.name
-        );
-        println!(
-            "  Console password (shown once): {}",
-            first.password.expose()
-        );
-        println!(
-            "  Admin API token: written to {} (0600)",
-            token_path.display()
-        );
-        println!(
-            "Sign in from another terminal with the CLI, which finds this server through the data directory:"
-        );
-        println!("  latchkey --data-dir {dd} user add alice --phone +14155550123");
-        println!("  latchkey --data-dir {dd} token generate --user alice");
-    } else {
-        println!("Administrators exist already. CLI: latchkey --data-dir {dd} user list");
+    match &o.first {
+        Some(first) => {
+            println!();
+            println!(
+                "First start: created the super administrator {:?}.",
+                first.name
+            );
+            println!(
+                "  Console password (shown once): {}",
+                first.password.expose()
+            );
+            println!(
+                "  Admin API token: written to {} (0600)",
+                cfg.data_dir.join(TOKEN_FILE).display()
+            );
+            println!(
+                "Sign in from another terminal with the CLI, which finds this server through the data directory:"
+            );
+            println!("  latchkey --data-dir {dd} user add alice --phone +14155550123");
+            println!("  latchkey --data-dir {dd} token generate --user alice");
+        }
+        None => println!("Administrators exist already. CLI: latchkey --data-dir {dd} user list"),
     }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(cfg: Config) -> Result<()> {
+    init_logging(&cfg);
+    create_data_dir(&cfg.data_dir)?;
+    let opened = open(&cfg).await?;
+    let app = latchkey_web::router(latchkey_web::AppState {
+        admin: Arc::clone(&opened.admin),
+    });
+    let listener = std::net::TcpListener::bind(cfg.http_listen)
+        .with_context(|| format!("listening on {}", cfg.http_listen))?;
+    listener.set_nonblocking(true)?;
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", listener.local_addr()?);
+    let server_file = serde_json::json!({"url": url, "pid": std::process::id()}).to_string();
+    keyfile::write_private(
+        &cfg.data_dir.join(SERVER_FILE),
+        server_file.as_bytes(),
+        true,
+    )?;
+    print_banner(&cfg, &url, &opened);
 
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
@@ -203,7 +217,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             axum_server::from_tcp(listener)
                 .handle(handle)
                 .serve(service)
-                .await?
+                .await?;
         }
     }
     let _ = std::fs::remove_file(cfg.data_dir.join(SERVER_FILE));

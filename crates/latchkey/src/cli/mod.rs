@@ -4,6 +4,7 @@
 #![allow(clippy::doc_markdown)]
 
 mod admin_verbs;
+mod args;
 mod output;
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::client::{Client, ClientError, Target};
 use crate::config::{self, Overrides};
 
-pub use admin_verbs::*;
+pub use args::*;
 
 /// Latchkey: multi-factor authentication server with emergency and offline access.
 #[derive(Debug, Parser)]

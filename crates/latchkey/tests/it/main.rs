@@ -8,6 +8,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// An end-to-end scenario reads best as one story.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 
