@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod authn;
 pub mod authz;
 pub mod error;
 pub mod ids;

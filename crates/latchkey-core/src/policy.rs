@@ -1,6 +1,6 @@
 //! Policy validation and inheritance.
 
-use latchkey_proto::policy::{EffectivePolicies, PolicyKind, PolicyValue};
+use latchkey_proto::policy::{EffectivePolicies, PinCharset, PolicyKind, PolicyValue, TokenPolicy};
 
 use crate::CoreError;
 use crate::authz::DomainTree;
@@ -14,6 +14,29 @@ fn range(field: &'static str, v: u32, lo: u32, hi: u32) -> Result<(), CoreError>
             field,
             format!("must be between {lo} and {hi}, got {v}"),
         ))
+    }
+}
+
+/// Checks a PIN against a token policy; the error says what is wrong, never the PIN.
+pub fn check_pin(tp: &TokenPolicy, pin: &str) -> Result<(), String> {
+    let len = u32::try_from(pin.chars().count()).unwrap_or(u32::MAX);
+    if len < tp.pin_min_length || len > tp.pin_max_length {
+        return Err(format!(
+            "must be {} to {} characters long",
+            tp.pin_min_length, tp.pin_max_length
+        ));
+    }
+    let ok = match tp.pin_charset {
+        PinCharset::Numeric => pin.chars().all(|c| c.is_ascii_digit()),
+        PinCharset::Alphanumeric => pin.chars().all(|c| c.is_ascii_alphanumeric()),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(match tp.pin_charset {
+            PinCharset::Numeric => "must be digits only".to_owned(),
+            PinCharset::Alphanumeric => "must be letters and digits only".to_owned(),
+        })
     }
 }
 

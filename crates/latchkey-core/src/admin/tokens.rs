@@ -10,7 +10,7 @@ use latchkey_crypto::verifier::keyed_verifier;
 use latchkey_proto::admin::{
     GenerateToken, GeneratedToken, ImportToken, OtpAlgorithm, TokenType, TokenView, UpdateToken,
 };
-use latchkey_proto::policy::{PinCharset, PolicyKind, PolicyValue};
+use latchkey_proto::policy::{PolicyKind, PolicyValue};
 use rand::RngCore;
 
 use super::domains::domain_named;
@@ -422,26 +422,7 @@ impl AdminService {
                 "token policy has the wrong kind".to_owned(),
             ));
         };
-        let len = u32::try_from(pin.chars().count()).unwrap_or(u32::MAX);
-        if len < tp.pin_min_length || len > tp.pin_max_length {
-            return Err(CoreError::invalid(
-                "pin",
-                format!(
-                    "must be {} to {} characters long",
-                    tp.pin_min_length, tp.pin_max_length
-                ),
-            ));
-        }
-        let charset_ok = match tp.pin_charset {
-            PinCharset::Numeric => pin.chars().all(|c| c.is_ascii_digit()),
-            PinCharset::Alphanumeric => pin.chars().all(|c| c.is_ascii_alphanumeric()),
-        };
-        if !charset_ok {
-            return Err(CoreError::invalid(
-                "pin",
-                format!("must be {:?} characters only", tp.pin_charset),
-            ));
-        }
+        policy::check_pin(&tp, pin).map_err(|reason| CoreError::invalid("pin", reason))?;
         t.pin_verifier = Some(keyed_verifier(
             &self.pin_key,
             &mut self.rng(),

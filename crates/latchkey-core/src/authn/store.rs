@@ -88,6 +88,8 @@ pub struct Attempt {
     pub agent_id: AgentId,
     /// User.
     pub user_id: UserId,
+    /// The user's login (for the audit log).
+    pub login: String,
     /// Expiry.
     pub expires_at: i64,
     /// Where the conversation stands.
@@ -143,11 +145,25 @@ pub trait AuthnStore: Store {
     /// used this or a later code first, and nothing was written.
     async fn commit_token_use(&self, u: &TokenUse, audit: &AuditDraft) -> Result<bool, StoreError>;
     /// Counts a failure atomically and locks the user if the policy says so.
-    async fn commit_failure(&self, f: &Failure, audit: &AuditDraft) -> Result<FailureOutcome, StoreError>;
+    async fn commit_failure(
+        &self,
+        f: &Failure,
+        audit: &AuditDraft,
+    ) -> Result<FailureOutcome, StoreError>;
     /// Unlocks a user whose lock has expired (`locked_until <= now`); `false` if not due.
-    async fn auto_unlock(&self, user: UserId, now: i64, audit: &AuditDraft) -> Result<bool, StoreError>;
+    async fn auto_unlock(
+        &self,
+        user: UserId,
+        now: i64,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError>;
     /// Sets a token's PIN verifier and clears its new-PIN flag.
-    async fn update_token_pin(&self, token: TokenId, verifier: &str, audit: &AuditDraft) -> Result<(), StoreError>;
+    async fn update_token_pin(
+        &self,
+        token: TokenId,
+        verifier: &str,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError>;
     /// Stores a pending challenge.
     async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError>;
     /// Removes and returns a pending challenge.
@@ -162,7 +178,11 @@ pub trait AuthnStore: Store {
 /// With escalation, each lock since the last success doubles the time (capped at 30 days).
 pub fn lock_until(policy: &LockoutPolicy, lock_count: u32, now: i64) -> Option<i64> {
     let minutes = i64::from(policy.auto_unlock_minutes?);
-    let factor = if policy.escalate { 1_i64 << lock_count.min(20) } else { 1 };
+    let factor = if policy.escalate {
+        1_i64 << lock_count.min(20)
+    } else {
+        1
+    };
     let secs = (minutes * 60).saturating_mul(factor).min(30 * 86_400);
     Some(now.saturating_add(secs))
 }
@@ -178,7 +198,11 @@ mod tests {
 
     #[test]
     fn lock_times_escalate_and_cap() {
-        let p = LockoutPolicy { auto_unlock_minutes: Some(10), escalate: true, ..LockoutPolicy::default() };
+        let p = LockoutPolicy {
+            auto_unlock_minutes: Some(10),
+            escalate: true,
+            ..LockoutPolicy::default()
+        };
         assert_eq!(lock_until(&p, 0, 1000), Some(1000 + 600));
         assert_eq!(lock_until(&p, 2, 1000), Some(1000 + 2400));
         assert_eq!(lock_until(&p, 30, 0), Some(30 * 86_400));
@@ -188,7 +212,10 @@ mod tests {
 
     #[test]
     fn failure_window() {
-        let p = LockoutPolicy { window_seconds: 60, ..LockoutPolicy::default() };
+        let p = LockoutPolicy {
+            window_seconds: 60,
+            ..LockoutPolicy::default()
+        };
         assert!(window_restarts(&p, None, 100));
         assert!(!window_restarts(&p, Some(100), 160));
         assert!(window_restarts(&p, Some(100), 161));

@@ -1,0 +1,483 @@
+//! Online passcode authentication (manager channel): the initialize/verify conversation of
+//! PRODUCT.md §3.
+//!
+//! Invariants:
+//! - A code is accepted at most once: every acceptance goes through
+//!   [`AuthnStore::commit_token_use`], whose conditional update admits one winner per step
+//!   even across nodes.
+//! - Every attempt leaves exactly one audit record with the precise reason; the answer to the
+//!   agent is one of three uniform bodies, so it cannot tell why a passcode failed.
+//! - Failures of every kind on a known user count toward the lockout policy in one atomic
+//!   store call.
+
+pub mod codes;
+mod conversation;
+pub mod store;
+
+use std::sync::Arc;
+
+use latchkey_crypto::otp::hotp;
+use latchkey_crypto::verifier::{bearer_token_hash, check_keyed_verifier};
+use latchkey_proto::admin::{AgentKind, Channel, UserStatus};
+use latchkey_proto::authn::{AuthnResponse, InitializeRequest, VerifyRequest};
+use latchkey_proto::policy::EffectivePolicies;
+
+use self::codes::{CodeMatch, classify, split_passcode};
+use self::store::{AuthToken, AuthnStore, Failure, TokenUse};
+use crate::CoreError;
+use crate::admin::{AdminService, PIN_CONTEXT, seed_aad};
+use crate::audit::AuditDraft;
+use crate::authz::DomainTree;
+use crate::ids::UserId;
+use crate::model::{Agent, User};
+use crate::policy;
+use crate::ports::{Clock, Entropy, EntropyRng};
+
+/// Seconds an attempt waits for the answer to its challenge.
+pub const DEFAULT_ATTEMPT_TTL: i64 = 180;
+
+/// Why an attempt ended as it did (audit log only; never sent to the agent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Authenticated.
+    Success,
+    /// A challenge was issued.
+    Challenge,
+    /// No such user.
+    UnknownUser,
+    /// The user is disabled.
+    UserDisabled,
+    /// The user is locked.
+    UserLocked,
+    /// The user has no enabled token.
+    NoToken,
+    /// No token's PIN matched.
+    WrongPin,
+    /// A PIN matched but the tokencode did not.
+    WrongTokencode,
+    /// The code was used before.
+    PasscodeReuse,
+    /// No such attempt, or it belongs to another agent.
+    UnknownAttempt,
+    /// The attempt expired.
+    AttemptExpired,
+    /// The new PIN broke the token policy too often.
+    NewPinRejected,
+    /// The PIN confirmation did not match.
+    PinMismatch,
+    /// The answer to a next-tokencode or next-passcode challenge was wrong.
+    WrongNextCode,
+}
+
+impl Reason {
+    /// The audit-log outcome text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Challenge => "challenge",
+            Self::UnknownUser => "fail:unknown_user",
+            Self::UserDisabled => "fail:user_disabled",
+            Self::UserLocked => "fail:user_locked",
+            Self::NoToken => "fail:no_enabled_token",
+            Self::WrongPin => "fail:wrong_pin",
+            Self::WrongTokencode => "fail:wrong_tokencode",
+            Self::PasscodeReuse => "fail:passcode_reuse",
+            Self::UnknownAttempt => "fail:unknown_attempt",
+            Self::AttemptExpired => "fail:attempt_expired",
+            Self::NewPinRejected => "fail:new_pin_rejected",
+            Self::PinMismatch => "fail:pin_mismatch",
+            Self::WrongNextCode => "fail:wrong_next_code",
+        }
+    }
+}
+
+/// Who is asking: the agent and the addresses to record.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The authenticated agent.
+    pub agent: Agent,
+    /// The agent's address.
+    pub source: Option<String>,
+    /// The end user's address as the agent reports it.
+    pub client: Option<String>,
+}
+
+/// The authentication service.
+pub struct AuthnService {
+    store: Arc<dyn AuthnStore>,
+    admin: Arc<AdminService>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    attempt_ttl: i64,
+}
+
+impl std::fmt::Debug for AuthnService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthnService").finish_non_exhaustive()
+    }
+}
+
+/// A user being authenticated, with what the decision needs.
+struct Subject {
+    user: User,
+    policies: EffectivePolicies,
+}
+
+impl AuthnService {
+    /// Builds the service on the same store and keys as the admin service.
+    pub fn new(
+        store: Arc<dyn AuthnStore>,
+        admin: Arc<AdminService>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Self {
+        Self {
+            store,
+            admin,
+            clock,
+            entropy,
+            attempt_ttl: DEFAULT_ATTEMPT_TTL,
+        }
+    }
+
+    /// Sets how long an attempt waits for its answer.
+    #[must_use]
+    pub fn with_attempt_ttl(mut self, secs: i64) -> Self {
+        self.attempt_ttl = secs;
+        self
+    }
+
+    /// Finds the REST agent owning an API key; anything else is [`CoreError::Unauthenticated`].
+    pub async fn authenticate_agent(&self, key: &str) -> Result<Agent, CoreError> {
+        if key.is_empty() || key.len() > 200 {
+            return Err(CoreError::Unauthenticated);
+        }
+        match self
+            .store
+            .find_agent_by_key_hash(&bearer_token_hash(key))
+            .await?
+        {
+            Some(a) if a.kind == AgentKind::Rest && a.channel() == Channel::Manager => Ok(a),
+            _ => Err(CoreError::Unauthenticated),
+        }
+    }
+
+    fn audit(
+        &self,
+        caller: &Caller,
+        target: &str,
+        reason: Reason,
+        detail: serde_json::Value,
+    ) -> AuditDraft {
+        let mut d = detail;
+        if let (Some(obj), Some(c)) = (d.as_object_mut(), &caller.client) {
+            obj.insert("client".into(), c.clone().into());
+        }
+        AuditDraft::ok(
+            self.clock.now(),
+            &format!("agent:{}", caller.agent.name),
+            "authn",
+            target,
+            caller.source.as_deref(),
+        )
+        .with_outcome(reason.as_str())
+        .with_detail(&d)
+    }
+
+    /// Ends an attempt with FAIL, recording `reason`; counts it against `subject` when known.
+    async fn fail(
+        &self,
+        caller: &Caller,
+        target: &str,
+        reason: Reason,
+        counted: Option<(&Subject, Vec<AuthToken>)>,
+        detail: serde_json::Value,
+    ) -> Result<AuthnResponse, CoreError> {
+        let mut audit = self.audit(caller, target, reason, detail);
+        match counted {
+            Some((s, tokens)) => {
+                let f = Failure {
+                    user_id: s.user.id,
+                    token_ids: tokens.iter().map(|t| t.token.id).collect(),
+                    now: self.clock.now(),
+                    policy: s.policies.lockout,
+                };
+                // The store adds whether this failure locked the user.
+                audit.detail = merge(&audit.detail, "counted", true.into());
+                let outcome = self.store.commit_failure(&f, &audit).await?;
+                if outcome.locked {
+                    tracing::info!(user = %s.user.login, "user locked by the lockout policy");
+                }
+            }
+            None => self.store.audit_only(&audit).await?,
+        }
+        Ok(AuthnResponse::fail())
+    }
+
+    /// Loads the user's effective policies.
+    async fn subject(&self, user: User) -> Result<Subject, CoreError> {
+        let tree = DomainTree::new(self.store.list_domains().await?);
+        let policies = policy::effective(&tree, user.domain_id);
+        Ok(Subject { user, policies })
+    }
+
+    /// Equalises the work of an unknown-user answer with a known user's (one verifier check
+    /// and one window of codes), so the time taken does not reveal whether the user exists.
+    fn decoy_work(&self, passcode: &str) {
+        let _ = check_keyed_verifier(
+            self.admin.pin_key(),
+            PIN_CONTEXT,
+            passcode.as_bytes(),
+            "v1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        );
+        for c in 0..=20 {
+            let _ = hotp(
+                passcode.as_bytes(),
+                c,
+                6,
+                latchkey_crypto::otp::OtpAlgorithm::Sha1,
+            );
+        }
+    }
+
+    /// `POST /api/v1/authn/initialize`.
+    pub async fn initialize(
+        &self,
+        caller: &Caller,
+        req: &InitializeRequest,
+    ) -> Result<AuthnResponse, CoreError> {
+        let now = self.clock.now();
+        let login = crate::validate::login(&req.user).ok();
+        let target = login
+            .as_ref()
+            .map_or_else(|| "user:(invalid name)".to_owned(), |l| format!("user:{l}"));
+        let user = match &login {
+            Some(l) => self.store.find_user_by_login(l).await?,
+            None => None,
+        };
+        let Some(user) = user else {
+            self.decoy_work(&req.passcode);
+            return self
+                .fail(
+                    caller,
+                    &target,
+                    Reason::UnknownUser,
+                    None,
+                    serde_json::json!({}),
+                )
+                .await;
+        };
+        match user.status {
+            UserStatus::Enabled => {}
+            UserStatus::Disabled => {
+                return self
+                    .fail(
+                        caller,
+                        &target,
+                        Reason::UserDisabled,
+                        None,
+                        serde_json::json!({}),
+                    )
+                    .await;
+            }
+            UserStatus::Locked => {
+                let lock = self.store.find_lock_state(user.id).await?;
+                let due = lock.locked_until.is_some_and(|t| t <= now);
+                let unlock = AuditDraft::ok(now, "system", "user.auto_unlock", &target, None);
+                if !(due && self.store.auto_unlock(user.id, now, &unlock).await?) {
+                    return self
+                        .fail(
+                            caller,
+                            &target,
+                            Reason::UserLocked,
+                            None,
+                            serde_json::json!({}),
+                        )
+                        .await;
+                }
+            }
+        }
+        let subject = self.subject(user).await?;
+        let tokens: Vec<AuthToken> = self
+            .store
+            .list_auth_tokens(subject.user.id)
+            .await?
+            .into_iter()
+            .filter(|t| t.token.enabled)
+            .collect();
+        if tokens.is_empty() {
+            return self
+                .fail(
+                    caller,
+                    &target,
+                    Reason::NoToken,
+                    Some((&subject, tokens)),
+                    serde_json::json!({}),
+                )
+                .await;
+        }
+        let mut best: Option<(usize, CodeMatch)> = None;
+        let mut any_pin_ok = false;
+        for (i, t) in tokens.iter().enumerate() {
+            let Some((pin, code)) = split_passcode(&req.passcode, t.token.digits) else {
+                continue;
+            };
+            let pin_ok = match &t.token.pin_verifier {
+                Some(v) => {
+                    check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, pin.as_bytes(), v)
+                }
+                None => pin.is_empty(),
+            };
+            if !pin_ok {
+                continue;
+            }
+            any_pin_ok = true;
+            let seed = self
+                .admin
+                .open(&t.token.seed_sealed, &seed_aad(&t.token.serial))?;
+            let m = classify(&t.token, seed.expose(), code, now, true);
+            let rank = |m: &CodeMatch| match m {
+                CodeMatch::Fresh { .. } => 3,
+                CodeMatch::Drifted { .. } => 2,
+                CodeMatch::Reused => 1,
+                CodeMatch::NoMatch => 0,
+            };
+            if best.as_ref().is_none_or(|(_, b)| rank(&m) > rank(b)) {
+                best = Some((i, m));
+            }
+        }
+        let chosen = best.and_then(|(i, m)| tokens.get(i).cloned().map(|t| (t, m)));
+        match chosen {
+            Some((t, CodeMatch::Fresh { step, drift })) => {
+                self.on_fresh_code(caller, &target, &subject, t, step, drift, tokens)
+                    .await
+            }
+            Some((t, CodeMatch::Drifted { step, .. })) => {
+                self.start_next_tokencode(caller, &target, &subject, &t, step, true)
+                    .await
+            }
+            Some((t, CodeMatch::Reused)) => {
+                let detail = serde_json::json!({"serial": t.token.serial});
+                self.fail(
+                    caller,
+                    &target,
+                    Reason::PasscodeReuse,
+                    Some((&subject, tokens)),
+                    detail,
+                )
+                .await
+            }
+            _ => {
+                let reason = if any_pin_ok {
+                    Reason::WrongTokencode
+                } else {
+                    Reason::WrongPin
+                };
+                self.fail(
+                    caller,
+                    &target,
+                    reason,
+                    Some((&subject, tokens)),
+                    serde_json::json!({}),
+                )
+                .await
+            }
+        }
+    }
+
+    /// A valid, unused code with the right PIN: new-PIN mode, next-tokencode mode, or success.
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+    async fn on_fresh_code(
+        &self,
+        caller: &Caller,
+        target: &str,
+        subject: &Subject,
+        t: AuthToken,
+        step: i64,
+        drift: i64,
+        all: Vec<AuthToken>,
+    ) -> Result<AuthnResponse, CoreError> {
+        if t.token.new_pin_required {
+            return self
+                .start_new_pin(caller, target, subject, &t, step, drift)
+                .await;
+        }
+        if t.failed_passcodes >= subject.policies.token.incorrect_passcode_limit {
+            return self
+                .start_next_tokencode(caller, target, subject, &t, step, false)
+                .await;
+        }
+        self.accept(caller, target, subject, &t, step, drift, all)
+            .await
+    }
+
+    /// Accepts a code: advances the token and resets the counters, or fails as a replay when
+    /// another request won the race.
+    #[allow(clippy::too_many_arguments)] // one call site per flow; a struct would only rename them
+    async fn accept(
+        &self,
+        caller: &Caller,
+        target: &str,
+        subject: &Subject,
+        t: &AuthToken,
+        step: i64,
+        drift: i64,
+        all: Vec<AuthToken>,
+    ) -> Result<AuthnResponse, CoreError> {
+        let detail = serde_json::json!({"serial": t.token.serial, "drift": drift});
+        let audit = self.audit(caller, target, Reason::Success, detail.clone());
+        let used = use_of(t, step, drift, Some(subject.user.id));
+        if self.store.commit_token_use(&used, &audit).await? {
+            Ok(AuthnResponse::success())
+        } else {
+            self.fail(
+                caller,
+                target,
+                Reason::PasscodeReuse,
+                Some((subject, all)),
+                detail,
+            )
+            .await
+        }
+    }
+
+    /// `POST /api/v1/authn/verify`.
+    pub async fn verify(
+        &self,
+        caller: &Caller,
+        req: &VerifyRequest,
+    ) -> Result<AuthnResponse, CoreError> {
+        self.continue_attempt(caller, req).await
+    }
+
+    fn rng(&self) -> EntropyRng<'_> {
+        EntropyRng(self.entropy.as_ref())
+    }
+}
+
+/// The store call that records using `step` of token `t`.
+fn use_of(t: &AuthToken, step: i64, drift: i64, success_for: Option<UserId>) -> TokenUse {
+    let next_counter = match t.token.token_type {
+        latchkey_proto::admin::TokenType::Hotp => {
+            u64::try_from(step).map_or(t.token.counter, |s| s.saturating_add(1))
+        }
+        latchkey_proto::admin::TokenType::Totp => t.token.counter,
+    };
+    TokenUse {
+        token_id: t.token.id,
+        used: step,
+        drift,
+        next_counter,
+        success_for,
+    }
+}
+
+/// Adds one key to a JSON object text.
+fn merge(detail: &str, key: &str, value: serde_json::Value) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(detail).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_owned(), value);
+    }
+    v.to_string()
+}
