@@ -90,7 +90,8 @@ pub trait Store: Send + Sync {
     async fn list_users(&self, domains: Option<&[DomainId]>) -> Result<Vec<User>, StoreError>;
     /// Creates a user.
     async fn insert_user(&self, u: &NewUser, audit: &AuditDraft) -> Result<User, StoreError>;
-    /// Writes status, e-mail, phones and domain of an existing user.
+    /// Writes status, e-mail, phones and domain of an existing user. Writing the status
+    /// `enabled` also clears the user's failure count and lock time (an unlock).
     async fn update_user(&self, u: &User, audit: &AuditDraft) -> Result<(), StoreError>;
     /// Deletes a user; their tokens become unassigned.
     async fn delete_user(&self, id: UserId, audit: &AuditDraft) -> Result<(), StoreError>;
