@@ -37,6 +37,9 @@ cleanup() {
   else
     echo "==> test.sh: FAILED (exit $rc) after $((SECONDS - START))s"
   fi
+  if [ -n "${TOTALS:-}" ]; then
+    echo "tests: $TOTALS"
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -83,4 +86,8 @@ case "${DATABASE_URL:-}" in
 esac
 
 step "cargo test --workspace --locked $*"
-cargo test --workspace --locked "$@"
+TEST_LOG=$(mktemp)
+cargo test --workspace --locked "$@" 2>&1 | tee "$TEST_LOG"
+# Sum cargo's per-binary summaries into one closing line that counts every test run.
+TOTALS=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } } END { printf "%d passed, %d failed, %d skipped", p, f, s }' "$TEST_LOG")
+rm -f "$TEST_LOG"
