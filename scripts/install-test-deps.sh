@@ -15,7 +15,7 @@
 set -euo pipefail
 
 # ---- what the tests need (extend these lists; keep them one variable each) ----
-APT_PACKAGES="oathtool"
+APT_PACKAGES="oathtool openssl"
 # e.g. later: APT_PACKAGES="oathtool freeradius-utils pamtester libpam-radius-auth"
 PG_PACKAGE="postgresql-15"          # only installed if $PG_BIN/initdb is missing
 PIP_PACKAGES="pyotp"

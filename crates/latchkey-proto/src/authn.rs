@@ -35,6 +35,9 @@ pub struct VerifyRequest {
     pub attempt_id: String,
     /// The user's answer (new PIN, confirmation, next tokencode or passcode).
     pub response: String,
+    /// Address of the end user as the agent sees it (for the audit log).
+    #[serde(default)]
+    pub client_address: Option<String>,
 }
 
 impl std::fmt::Debug for VerifyRequest {

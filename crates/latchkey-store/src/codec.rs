@@ -2,6 +2,7 @@
 //! text, booleans as 0/1, unsigned numbers checked into `i64`.
 
 use latchkey_core::audit::{AuditDraft, AuditHead, AuditRecord};
+use latchkey_core::authn::store::{Attempt, AttemptState, AuthToken, LockState};
 use latchkey_core::ids::{AdminId, AgentId, DomainId, TokenId, UserId};
 use latchkey_core::model::{Admin, Agent, Domain, Token, User};
 use latchkey_core::store::StoreError;
@@ -23,6 +24,14 @@ pub(crate) const USER_COLS: &str = "id, login, domain_id, status, email, phones,
 pub(crate) const TOKEN_COLS: &str = "id, serial, token_type, algorithm, digits, period, counter, \
      seed_sealed, domain_id, user_id, enabled, pin_verifier, new_pin_required, last_used, drift, \
      created_at";
+/// Columns of `tokens` with the authentication state.
+pub(crate) const AUTH_TOKEN_COLS: &str = "id, serial, token_type, algorithm, digits, period, \
+     counter, seed_sealed, domain_id, user_id, enabled, pin_verifier, new_pin_required, \
+     last_used, drift, created_at, failed_passcodes";
+/// Columns of `users` holding the lock state.
+pub(crate) const LOCK_COLS: &str = "failures, last_failure_at, locked_until, lock_count";
+/// Columns of `authn_attempts` (all but `created_at`).
+pub(crate) const ATTEMPT_COLS: &str = "id, agent_id, user_id, login, expires_at, created_at, state";
 /// Columns of `agents`.
 pub(crate) const AGENT_COLS: &str = "id, name, kind, domain_id, api_key_hash, address, \
      secret_sealed, require_message_authenticator, created_at";
@@ -72,7 +81,7 @@ fn int_bool(v: i64, table: &str, col: &str) -> Result<bool, StoreError> {
     }
 }
 
-fn u32_of(v: i64, table: &str, col: &str) -> Result<u32, StoreError> {
+pub(crate) fn u32_of(v: i64, table: &str, col: &str) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| corrupt(table, col, "out of range"))
 }
 
@@ -253,5 +262,43 @@ pub(crate) fn audit_head(row: &AnyRow) -> Result<AuditHead, StoreError> {
     Ok(AuditHead {
         seq: get(row, T, "seq")?,
         hash: get(row, T, "hash")?,
+    })
+}
+
+pub(crate) fn auth_token(row: &AnyRow) -> Result<AuthToken, StoreError> {
+    const T: &str = "tokens";
+    Ok(AuthToken {
+        token: token(row)?,
+        failed_passcodes: u32_of(get(row, T, "failed_passcodes")?, T, "failed_passcodes")?,
+    })
+}
+
+pub(crate) fn lock_state(row: &AnyRow) -> Result<LockState, StoreError> {
+    const T: &str = "users";
+    Ok(LockState {
+        failures: u32_of(get(row, T, "failures")?, T, "failures")?,
+        last_failure_at: get(row, T, "last_failure_at")?,
+        locked_until: get(row, T, "locked_until")?,
+        lock_count: u32_of(get(row, T, "lock_count")?, T, "lock_count")?,
+    })
+}
+
+/// An attempt's conversation state as stored.
+pub(crate) fn attempt_state_json(state: &AttemptState) -> Result<String, StoreError> {
+    serde_json::to_string(state)
+        .map_err(|_| StoreError::Backend("attempt state cannot be serialised".to_owned()))
+}
+
+pub(crate) fn attempt(row: &AnyRow) -> Result<Attempt, StoreError> {
+    const T: &str = "authn_attempts";
+    let state: String = get(row, T, "state")?;
+    Ok(Attempt {
+        id: get(row, T, "id")?,
+        agent_id: AgentId(get(row, T, "agent_id")?),
+        user_id: UserId(get(row, T, "user_id")?),
+        login: get(row, T, "login")?,
+        expires_at: get(row, T, "expires_at")?,
+        created_at: get::<Option<i64>>(row, T, "created_at")?.unwrap_or_default(),
+        state: serde_json::from_str(&state).map_err(|_| corrupt(T, "state", "invalid JSON"))?,
     })
 }

@@ -1,5 +1,6 @@
 //! SQL storage for Latchkey: one [`SqlStore`] implementing
-//! [`latchkey_core::store::Store`] on SQLite and PostgreSQL through sqlx's `Any` driver.
+//! [`latchkey_core::store::Store`] and [`latchkey_core::authn::store::AuthnStore`] on SQLite
+//! and PostgreSQL through sqlx's `Any` driver.
 //!
 //! Two databases, one contract: each backend has its own migrations
 //! (`migrations/sqlite`, `migrations/postgres`, kept equivalent), every query is one SQL
@@ -12,7 +13,9 @@
 //! - Every change is written in one transaction together with its audit record; the record is
 //!   appended first (`UPDATE audit_head … RETURNING`), which takes the head's row or write
 //!   lock, so writers are serialised, sequence numbers have no gaps, the chain never forks,
-//!   and writers cannot deadlock on each other (every writer locks the head first).
+//!   and writers cannot deadlock on each other (every writer locks the head first). A write
+//!   whose record depends on its result reserves the sequence number (taking the head's
+//!   lock) first and writes the record before committing.
 //! - A failed change (conflict, missing row, anything) rolls back, so it writes nothing —
 //!   not even its audit record.
 //! - Error messages never contain bound values (sealed seeds, PIN verifiers, key hashes) or a
@@ -41,6 +44,7 @@
 //! - [`sqlx::any::install_default_drivers`] is called on every connect (it is guarded by a
 //!   `Once`); a program must not install a different driver set itself.
 
+mod authn;
 mod codec;
 mod error;
 mod store;

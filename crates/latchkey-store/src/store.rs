@@ -256,19 +256,25 @@ impl Store for SqlStore {
     async fn update_user(&self, u: &User, audit: &AuditDraft) -> Result<(), StoreError> {
         let status = enum_text(&u.status, "user status")?;
         let phones = phones_json(&u.phones)?;
-        let mut tx = self.begin_audited(audit).await?;
-        let done = sqlx::query(
+        // Writing `enabled` is also an unlock: the failure count and lock time go (the lock
+        // count stays, for escalation, until the next success).
+        let sql = if u.status == UserStatus::Enabled {
+            "UPDATE users SET status = $1, email = $2, phones = $3, domain_id = $4, \
+             failures = 0, last_failure_at = NULL, locked_until = NULL WHERE id = $5"
+        } else {
             "UPDATE users SET status = $1, email = $2, phones = $3, domain_id = $4 \
-             WHERE id = $5",
-        )
-        .bind(status)
-        .bind(u.email.as_deref())
-        .bind(phones)
-        .bind(u.domain_id.0)
-        .bind(u.id.0)
-        .execute(tx.conn())
-        .await
-        .map_err(|e| map_db(e, || format!("user {:?}", u.login), "domain"))?;
+             WHERE id = $5"
+        };
+        let mut tx = self.begin_audited(audit).await?;
+        let done = sqlx::query(sql)
+            .bind(status)
+            .bind(u.email.as_deref())
+            .bind(phones)
+            .bind(u.domain_id.0)
+            .bind(u.id.0)
+            .execute(tx.conn())
+            .await
+            .map_err(|e| map_db(e, || format!("user {:?}", u.login), "domain"))?;
         if done.rows_affected() == 0 {
             return Err(missing("user", u.id.0));
         }

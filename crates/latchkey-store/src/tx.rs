@@ -1,6 +1,12 @@
 //! The one write pattern: open a transaction, append the audit record first (which locks the
 //! chain head), do the change, commit. Dropping an [`AuditedTx`] without committing rolls
 //! everything back, so an error returned with `?` anywhere in between writes nothing.
+//!
+//! A change whose record depends on its result (the record says whether a failure locked the
+//! user) or that may turn out to write nothing (a token use that lost the race) takes the
+//! head lock first all the same, with [`SqlStore::begin_reserved`], and writes the record
+//! afterwards with [`ReservedTx::append`]: the lock order (head first) is the same for every
+//! writer, so writers cannot deadlock on PostgreSQL.
 
 use latchkey_core::audit::{AuditDraft, AuditRecord, chain_hash};
 use latchkey_core::store::StoreError;
@@ -10,6 +16,42 @@ use sqlx::{Any, Transaction};
 use crate::SqlStore;
 use crate::codec::{self, AUDIT_COLS};
 use crate::error::map_db;
+
+fn chain_subject() -> String {
+    "audit chain".to_owned()
+}
+
+/// A write transaction holding the chain head with the next sequence number reserved; its
+/// record is not written yet.
+pub(crate) struct ReservedTx {
+    tx: Transaction<'static, Any>,
+    seq: i64,
+    prev_hash: String,
+}
+
+impl ReservedTx {
+    /// The connection to run the change on.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Writes the record for the reserved sequence number.
+    pub(crate) async fn append(mut self, d: &AuditDraft) -> Result<AuditedTx, StoreError> {
+        let record = write_record(&mut self.tx, self.seq, self.prev_hash, d).await?;
+        Ok(AuditedTx {
+            tx: self.tx,
+            record,
+        })
+    }
+
+    /// Rolls everything back now (the sequence number is released with it).
+    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
+        self.tx
+            .rollback()
+            .await
+            .map_err(|e| map_db(e, || "rollback".to_owned(), ""))
+    }
+}
 
 /// A write transaction whose audit record is already appended.
 pub(crate) struct AuditedTx {
@@ -31,6 +73,14 @@ impl AuditedTx {
             .map_err(|e| map_db(e, || "commit".to_owned(), ""))?;
         Ok(self.record)
     }
+
+    /// Rolls the change and its record back now.
+    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
+        self.tx
+            .rollback()
+            .await
+            .map_err(|e| map_db(e, || "rollback".to_owned(), ""))
+    }
 }
 
 impl SqlStore {
@@ -44,27 +94,41 @@ impl SqlStore {
 
     /// Opens a write transaction and appends `draft` to the audit chain in it.
     pub(crate) async fn begin_audited(&self, draft: &AuditDraft) -> Result<AuditedTx, StoreError> {
+        self.begin_reserved().await?.append(draft).await
+    }
+
+    /// Opens a write transaction and reserves the next sequence number of the audit chain
+    /// (taking the head's lock); the record is written later with [`ReservedTx::append`].
+    pub(crate) async fn begin_reserved(&self) -> Result<ReservedTx, StoreError> {
         let mut tx = self.begin_write().await?;
-        let record = append(&mut tx, draft).await?;
-        Ok(AuditedTx { tx, record })
+        let (seq, prev_hash) = reserve(&mut tx).await?;
+        Ok(ReservedTx { tx, seq, prev_hash })
     }
 }
 
-/// Appends one record inside the caller's transaction.
+/// Reserves the next sequence number inside the caller's transaction.
 ///
 /// The head update comes first: it takes the head's row lock (PostgreSQL) or is a write
 /// under the database write lock (SQLite), so concurrent appenders queue here, and it returns
 /// the new sequence number together with the previous hash.
-async fn append(conn: &mut AnyConnection, d: &AuditDraft) -> Result<AuditRecord, StoreError> {
-    let subject = || "audit chain".to_owned();
+async fn reserve(conn: &mut AnyConnection) -> Result<(i64, String), StoreError> {
     let row = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
         .fetch_optional(&mut *conn)
         .await
-        .map_err(|e| map_db(e, subject, ""))?
+        .map_err(|e| map_db(e, chain_subject, ""))?
         .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
     let head = codec::audit_head(&row)?;
-    let seq = head.seq;
-    let prev_hash = head.hash;
+    Ok((head.seq, head.hash))
+}
+
+/// Writes record `seq` (reserved by [`reserve`] in the same transaction) and moves the head's
+/// hash to it.
+async fn write_record(
+    conn: &mut AnyConnection,
+    seq: i64,
+    prev_hash: String,
+    d: &AuditDraft,
+) -> Result<AuditRecord, StoreError> {
     let hash = chain_hash(&prev_hash, seq, d);
     let insert = format!(
         "INSERT INTO audit_log ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -83,7 +147,7 @@ async fn append(conn: &mut AnyConnection, d: &AuditDraft) -> Result<AuditRecord,
         .execute(&mut *conn)
         .await
         // A unique violation here means audit_log and audit_head disagree.
-        .map_err(|e| match map_db(e, subject, "") {
+        .map_err(|e| match map_db(e, chain_subject, "") {
             StoreError::Conflict(_) => StoreError::Corrupt(format!(
                 "audit record {seq} already exists: audit_head is behind audit_log"
             )),
@@ -93,7 +157,7 @@ async fn append(conn: &mut AnyConnection, d: &AuditDraft) -> Result<AuditRecord,
         .bind(&hash)
         .execute(&mut *conn)
         .await
-        .map_err(|e| map_db(e, subject, ""))?;
+        .map_err(|e| map_db(e, chain_subject, ""))?;
     Ok(AuditRecord {
         seq,
         draft: d.clone(),

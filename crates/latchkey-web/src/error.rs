@@ -59,6 +59,16 @@ impl ApiError {
         )
     }
 
+    /// 401 `unauthenticated` for the agent API (the answer carries `WWW-Authenticate: Bearer`).
+    pub fn unauthenticated_agent() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            "agent authentication required: send Authorization: Bearer <REST agent API key>",
+            None,
+        )
+    }
+
     /// 413 for a body over the limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(

@@ -1,4 +1,5 @@
-//! Extractors: the authenticated administrator, JSON bodies, path and query parameters.
+//! Extractors: the authenticated administrator or agent, JSON bodies, path and query
+//! parameters.
 //! Each rejects with an [`ApiError`] (JSON `ErrorBody`), never with axum's plain-text answers.
 //!
 //! Invariants:
@@ -16,7 +17,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use latchkey_core::CoreError;
 use latchkey_core::authz::Actor;
+use latchkey_core::model::Agent;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -42,12 +45,47 @@ impl FromRequestParts<AppState> for AdminAuth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
-        // The client address, when the server was started with connect info (tests are not).
-        let source = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string());
+        let source = client_ip(parts);
         Ok(Self(state.admin.authenticate(token, source).await?))
+    }
+}
+
+/// The client address of the connection, when the server was started with connect info
+/// (the in-process tests are not, unless they add it).
+fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+}
+
+/// The REST agent making an authentication request, authenticated by its API key in
+/// `Authorization: Bearer KEY`, and the address the request came from.
+#[derive(Debug, Clone)]
+pub struct AgentAuth {
+    /// The agent.
+    pub agent: Agent,
+    /// The agent's address (the connection's peer).
+    pub source: Option<String>,
+}
+
+impl FromRequestParts<AppState> for AgentAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated_agent)?;
+        let agent = match state.authn.authenticate_agent(key).await {
+            Ok(a) => a,
+            Err(CoreError::Unauthenticated) => return Err(ApiError::unauthenticated_agent()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Self {
+            agent,
+            source: client_ip(parts),
+        })
     }
 }
 

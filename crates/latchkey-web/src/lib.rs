@@ -1,21 +1,24 @@
-//! Latchkey's HTTP interface: the admin JSON API under `/api/v1/admin`, health probes and the
-//! OpenAPI document, on axum.
+//! Latchkey's HTTP interface: the admin JSON API under `/api/v1/admin`, the agent
+//! authentication API under `/api/v1/authn`, health probes and the OpenAPI document, on axum.
 //!
 //! Invariants:
-//! - Handlers are thin: authenticate ([`extract::AdminAuth`]), parse and shape-check the
-//!   request, make one call into [`AdminService`], map the result. Permission checks, scope
-//!   checks, validation of values and auditing all happen in `latchkey-core`.
+//! - Handlers are thin: authenticate ([`extract::AdminAuth`], [`extract::AgentAuth`]), parse
+//!   and shape-check the request, make one call into [`AdminService`] or [`AuthnService`],
+//!   map the result. Permission checks, scope checks, validation of values, passcode checks
+//!   and auditing all happen in `latchkey-core`.
 //! - Every error answer is an [`ErrorBody`](latchkey_proto::ErrorBody) with a stable code
 //!   ([`error::ApiError`]); no message repeats a value from a request body, and internal
 //!   details go to the log only.
 //! - Request bodies are logged nowhere. Secrets appear in exactly one place: the creation
-//!   answer that shows them once (generated seed, agent API key, admin token and password).
+//!   answer that shows them once (generated seed, agent API key, admin token and password, a
+//!   system-generated PIN in its `confirm_pin` challenge).
 //! - Every answer carries `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
 //! - Bodies are limited to [`BODY_LIMIT`] bytes (413 beyond).
 //! - The route table ([`route_table`]) is produced by the same code that builds the router,
 //!   and the OpenAPI document ([`openapi::ApiDoc`]) is tested against it.
 
 pub mod admin;
+pub mod authn;
 pub mod body_error;
 pub mod error;
 pub mod extract;
@@ -31,6 +34,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::map_response;
 use axum::response::Response;
 use latchkey_core::admin::AdminService;
+use latchkey_core::authn::AuthnService;
 use latchkey_proto::ErrorCode;
 
 pub use error::ApiError;
@@ -44,6 +48,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     /// The administrative service.
     pub admin: Arc<AdminService>,
+    /// The authentication service (agents' initialize/verify).
+    pub authn: Arc<AuthnService>,
 }
 
 /// Every route, built once for the router and once for [`route_table`].
@@ -51,6 +57,7 @@ fn build() -> routes::Routes {
     let r = routes::Routes::new();
     let r = health::routes(r);
     let r = openapi::routes(r);
+    let r = authn::routes(r);
     admin::routes(r)
 }
 

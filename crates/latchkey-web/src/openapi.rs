@@ -2,10 +2,11 @@
 //!
 //! Invariants:
 //! - Every route in [`crate::route_table`] has an operation here (tested).
-//! - Admin operations require the `bearer` security scheme; the probes and this document
-//!   do not.
-//! - Every admin operation documents the `ErrorBody` answers it can give, added by
-//!   [`ErrorResponses`] so that no handler can forget one.
+//! - Admin operations require the `bearer` security scheme (an admin API token); the agent
+//!   authentication operations require `agent_key` (a REST agent API key, also sent as
+//!   `Authorization: Bearer`); the probes and this document require nothing.
+//! - Every admin and authentication operation documents the `ErrorBody` answers it can give,
+//!   added by [`ErrorResponses`] so that no handler can forget one.
 
 use axum::Json;
 use utoipa::openapi::path::{Operation, PathItem};
@@ -14,21 +15,25 @@ use utoipa::openapi::{ComponentsBuilder, Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::admin::{admins, agents, audit, domains, tokens, users};
-use crate::health;
 use crate::routes::Routes;
+use crate::{authn, health};
 
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Latchkey",
-        description = "Multi-factor authentication server: administration API and health probes. \
-                       Admin routes take `Authorization: Bearer <admin API token>`."
+        description = "Multi-factor authentication server: administration API, agent \
+                       authentication API and health probes. Admin routes take \
+                       `Authorization: Bearer <admin API token>`; authentication routes take \
+                       `Authorization: Bearer <REST agent API key>`."
     ),
     paths(
         health::healthz,
         health::readyz,
         openapi_json,
+        authn::initialize,
+        authn::verify,
         domains::list_domains,
         domains::create_domain,
         domains::show_domain,
@@ -64,6 +69,7 @@ use crate::routes::Routes;
     modifiers(&BearerScheme, &ErrorResponses),
     security(("bearer" = [])),
     tags(
+        (name = "authn", description = "Passcode authentication by REST agents: initialize, then verify while challenged"),
         (name = "domains", description = "Security domains and their policies"),
         (name = "users", description = "Users"),
         (name = "tokens", description = "OATH tokens and PINs"),
@@ -89,7 +95,8 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// Adds the `bearer` HTTP security scheme.
+/// Adds the `bearer` (admin API token) and `agent_key` (REST agent API key) HTTP security
+/// schemes.
 struct BearerScheme;
 
 impl Modify for BearerScheme {
@@ -97,14 +104,16 @@ impl Modify for BearerScheme {
         let components = openapi
             .components
             .get_or_insert_with(|| ComponentsBuilder::new().build());
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
+        let mut admin = Http::new(HttpAuthScheme::Bearer);
+        admin.description = Some("Admin API token".to_owned());
+        components.add_security_scheme("bearer", SecurityScheme::Http(admin));
+        let mut agent = Http::new(HttpAuthScheme::Bearer);
+        agent.description = Some("REST agent API key".to_owned());
+        components.add_security_scheme("agent_key", SecurityScheme::Http(agent));
     }
 }
 
-/// Adds the error answers every admin operation can give.
+/// Adds the error answers every admin and authentication operation can give.
 struct ErrorResponses;
 
 fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
@@ -119,33 +128,71 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     )
 }
 
-fn add_errors(op: &mut Operation, changes: bool) {
-    let mut add = |code: &str, description: &str| {
-        op.responses
-            .responses
-            .entry(code.to_owned())
-            .or_insert_with(|| error_response(description));
-    };
+fn add(op: &mut Operation, code: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(code.to_owned())
+        .or_insert_with(|| error_response(description));
+}
+
+/// The answers of an authentication operation besides its 200: only agent and request
+/// problems (a user's failure is a 200 FAIL).
+fn add_authn_errors(op: &mut Operation) {
     add(
+        op,
         "400",
         "Invalid request (`invalid_request`); `field` names the field at fault",
     );
-    add("401", "Missing or invalid bearer token (`unauthenticated`)");
     add(
-        "403",
-        "The caller's role or scope does not allow this (`forbidden`)",
+        op,
+        "401",
+        "Missing or invalid agent API key (`unauthenticated`)",
     );
-    add("404", "No such object (`not_found`)");
-    if changes {
-        add("409", "Conflicts with existing state (`conflict`)");
-    }
+    add(op, "413", "The request body is larger than 64 KiB");
     add(
+        op,
         "500",
         "Server failure (`internal`); details are in the server log",
     );
-    add("503", "Storage unavailable (`unavailable`); retry later");
+    add(
+        op,
+        "503",
+        "Storage unavailable (`unavailable`); retry later",
+    );
+}
+
+fn add_errors(op: &mut Operation, changes: bool) {
+    add(
+        op,
+        "400",
+        "Invalid request (`invalid_request`); `field` names the field at fault",
+    );
+    add(
+        op,
+        "401",
+        "Missing or invalid bearer token (`unauthenticated`)",
+    );
+    add(
+        op,
+        "403",
+        "The caller's role or scope does not allow this (`forbidden`)",
+    );
+    add(op, "404", "No such object (`not_found`)");
+    if changes {
+        add(op, "409", "Conflicts with existing state (`conflict`)");
+    }
+    add(
+        op,
+        "500",
+        "Server failure (`internal`); details are in the server log",
+    );
+    add(
+        op,
+        "503",
+        "Storage unavailable (`unavailable`); retry later",
+    );
     if op.request_body.is_some() {
-        add("413", "The request body is larger than 64 KiB");
+        add(op, "413", "The request body is larger than 64 KiB");
     }
 }
 
@@ -162,12 +209,13 @@ fn operations(item: &mut PathItem) -> [(Option<&mut Operation>, bool); 5] {
 impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
-            if !path.starts_with(crate::admin::PREFIX) {
-                continue;
-            }
+            let admin = path.starts_with(crate::admin::PREFIX);
+            let authn = path.starts_with(crate::authn::PREFIX);
             for (op, changes) in operations(item) {
-                if let Some(op) = op {
-                    add_errors(op, changes);
+                match op {
+                    Some(op) if admin => add_errors(op, changes),
+                    Some(op) if authn => add_authn_errors(op),
+                    _ => {}
                 }
             }
         }

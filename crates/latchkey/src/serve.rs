@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use latchkey_core::admin::{AdminService, FirstAdmin, KeyPersistence};
-use latchkey_core::ports::{Clock, EntropyRng, OsEntropy};
+use latchkey_core::authn::AuthnService;
+use latchkey_core::ports::{Clock, Entropy, EntropyRng, OsEntropy};
+use latchkey_core::store::Store;
 use latchkey_store::SqlStore;
 
 use crate::config::{Config, LogFormat};
@@ -57,6 +59,7 @@ pub fn redact_url(url: &str) -> String {
 /// What opening the data directory and database produced.
 struct Opened {
     admin: Arc<AdminService>,
+    authn: Arc<AuthnService>,
     backend: &'static str,
     key_source: KeySource,
     first: Option<FirstAdmin>,
@@ -76,10 +79,12 @@ async fn open(cfg: &Config) -> Result<Opened> {
         KeySource::File { path, .. } => Some(Arc::new(KeyFile(path.clone()))),
         KeySource::Env => None,
     };
+    let store = Arc::new(store);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let admin = AdminService::new(
-        Arc::new(store),
-        Arc::new(SystemClock),
-        entropy,
+        Arc::clone(&store) as Arc<dyn Store>,
+        Arc::clone(&clock),
+        Arc::clone(&entropy) as Arc<dyn Entropy>,
         keyring,
         persistence,
     )
@@ -104,8 +109,11 @@ async fn open(cfg: &Config) -> Result<Opened> {
         let token = format!("{}\n", first.token.expose());
         keyfile::write_private(&cfg.data_dir.join(TOKEN_FILE), token.as_bytes(), true)?;
     }
+    let admin = Arc::new(admin);
+    let authn = Arc::new(AuthnService::new(store, Arc::clone(&admin), clock, entropy));
     Ok(Opened {
-        admin: Arc::new(admin),
+        admin,
+        authn,
         backend,
         key_source,
         first,
@@ -173,6 +181,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let opened = open(&cfg).await?;
     let app = latchkey_web::router(latchkey_web::AppState {
         admin: Arc::clone(&opened.admin),
+        authn: Arc::clone(&opened.authn),
     });
     let listener = std::net::TcpListener::bind(cfg.http_listen)
         .with_context(|| format!("listening on {}", cfg.http_listen))?;

@@ -14,6 +14,11 @@ use crate::model::Token;
 pub const TOTP_WINDOW: i64 = 1;
 /// Re-synchronisation window: ±10 TOTP steps.
 pub const TOTP_WIDE_WINDOW: i64 = 10;
+/// Offsets up to this many steps outside the normal window are refused outright instead of
+/// starting a re-synchronisation: a code one step beyond the window is far more likely a
+/// stale code typed late than a drifted clock (drift is re-learned at every success, so only
+/// a token unused for months drifts further than a step, and then by more than two).
+pub const TOTP_NO_RESYNC: i64 = 2;
 /// HOTP look-ahead in normal use.
 pub const HOTP_LOOKAHEAD: i64 = 10;
 /// HOTP look-ahead when re-synchronising.
@@ -116,6 +121,20 @@ pub fn classify(token: &Token, seed: &[u8], code: &str, now: i64, wide: bool) ->
         CodeMatch::Fresh { step, drift }
     } else {
         CodeMatch::Drifted { step, drift }
+    }
+}
+
+/// Refuses to start a re-synchronisation from a TOTP code only [`TOTP_NO_RESYNC`] steps
+/// outside the normal window (see there); other matches pass unchanged.
+pub fn may_start_resync(token: &Token, m: CodeMatch) -> CodeMatch {
+    match m {
+        CodeMatch::Drifted { drift, .. }
+            if token.token_type == TokenType::Totp
+                && (drift - token.drift).abs() <= TOTP_NO_RESYNC =>
+        {
+            CodeMatch::NoMatch
+        }
+        other => other,
     }
 }
 

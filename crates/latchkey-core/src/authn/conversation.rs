@@ -73,6 +73,7 @@ impl AuthnService {
             user_id,
             login: subject_login.to_owned(),
             expires_at: self.clock.now().saturating_add(self.attempt_ttl),
+            created_at: self.clock.now(),
             state,
         };
         self.store.insert_attempt(&attempt).await?;
@@ -229,9 +230,9 @@ impl AuthnService {
         let attempt = if id.is_empty() || id.len() > 64 {
             None
         } else {
-            self.store.take_attempt(id).await?
+            self.store.take_attempt(id, caller.agent.id).await?
         };
-        let Some(attempt) = attempt.filter(|a| a.agent_id == caller.agent.id) else {
+        let Some(attempt) = attempt else {
             return self
                 .fail(
                     caller,
@@ -281,166 +282,203 @@ impl AuthnService {
                 )
                 .await;
         };
-        let subject = self.subject(user).await?;
-        let tp = subject.policies.token;
+        let turn = Turn {
+            caller,
+            target,
+            subject: self.subject(user).await?,
+            t,
+        };
         let r = req.response.as_str();
         match attempt.state {
-            AttemptState::NewPin { tries, .. } => match policy::check_pin(&tp, r) {
-                Err(problem) if tries + 1 < MAX_PIN_TRIES => {
-                    let problem = format!("That PIN {problem}");
-                    self.ask_new_pin(
-                        caller,
-                        &attempt.login,
-                        subject.user.id,
-                        token_id,
-                        &tp,
-                        tries + 1,
-                        Some(problem),
-                    )
-                    .await
-                }
-                Err(_) => {
-                    self.fail(
-                        caller,
-                        &target,
-                        Reason::NewPinRejected,
-                        Some((&subject, vec![t])),
-                        serde_json::json!({}),
-                    )
-                    .await
-                }
-                Ok(()) => {
-                    let verifier = keyed_verifier(
-                        self.admin.pin_key(),
-                        &mut self.rng(),
-                        PIN_CONTEXT,
-                        r.as_bytes(),
-                    );
-                    self.store.audit_only(&self.audit(caller, &target, Reason::Challenge, serde_json::json!({"serial": t.token.serial, "challenge": "confirm_pin"}))).await?;
-                    let state = AttemptState::ConfirmPin {
-                        token: token_id.0,
-                        verifier,
-                        tries,
-                    };
-                    self.challenge(
-                        caller,
-                        &attempt.login,
-                        subject.user.id,
-                        state,
-                        ChallengeKind::ConfirmPin,
-                        "Enter the new PIN again to confirm it.".to_owned(),
-                    )
-                    .await
-                }
-            },
+            AttemptState::NewPin { tries, .. } => self.answer_new_pin(&turn, r, tries).await,
             AttemptState::ConfirmPin {
                 verifier, tries, ..
-            } => {
-                if check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, r.as_bytes(), &verifier)
-                {
-                    let audit = self.audit(caller, &target, Reason::Challenge, serde_json::json!({"serial": t.token.serial, "challenge": "next_passcode", "pin_changed": true}));
-                    self.store
-                        .update_token_pin(token_id, &verifier, &audit)
-                        .await?;
-                    let state = AttemptState::NextPasscode { token: token_id.0 };
-                    let prompt = "PIN accepted. Wait for the tokencode to change, then enter your new PIN followed by the next tokencode.".to_owned();
-                    self.challenge(
-                        caller,
-                        &attempt.login,
-                        subject.user.id,
-                        state,
-                        ChallengeKind::NextPasscode,
-                        prompt,
-                    )
-                    .await
-                } else if tries + 1 < MAX_PIN_TRIES {
-                    let problem = "The PINs did not match".to_owned();
-                    self.ask_new_pin(
-                        caller,
-                        &attempt.login,
-                        subject.user.id,
-                        token_id,
-                        &tp,
-                        tries + 1,
-                        Some(problem),
-                    )
-                    .await
-                } else {
-                    self.fail(
-                        caller,
-                        &target,
-                        Reason::PinMismatch,
-                        Some((&subject, vec![t])),
-                        serde_json::json!({}),
-                    )
-                    .await
-                }
-            }
+            } => self.answer_confirm_pin(&turn, r, &verifier, tries).await,
             AttemptState::NextTokencode { after, resync, .. } => {
-                let seed = self
-                    .admin
-                    .open(&t.token.seed_sealed, &seed_aad(&t.token.serial))?;
-                let m = classify(&t.token, seed.expose(), r.trim(), now, resync);
-                let ok = match m {
-                    CodeMatch::Fresh { step, drift } if !resync && step > after => {
-                        Some((step, drift))
-                    }
-                    CodeMatch::Fresh { step, drift } | CodeMatch::Drifted { step, drift }
-                        if resync && step == after + 1 =>
-                    {
-                        Some((step, drift))
-                    }
-                    _ => None,
-                };
-                match ok {
-                    Some((step, drift)) => {
-                        self.accept(caller, &target, &subject, &t, step, drift, vec![t.clone()])
-                            .await
-                    }
-                    None => {
-                        let detail = serde_json::json!({"serial": t.token.serial});
-                        self.fail(
-                            caller,
-                            &target,
-                            Reason::WrongNextCode,
-                            Some((&subject, vec![t])),
-                            detail,
-                        )
-                        .await
-                    }
-                }
+                self.answer_next_code(&turn, r, Some((after, resync))).await
             }
-            AttemptState::NextPasscode { .. } => {
-                let seed = self
-                    .admin
-                    .open(&t.token.seed_sealed, &seed_aad(&t.token.serial))?;
-                let fresh = split_passcode(r, t.token.digits).and_then(|(pin, code)| {
-                    let pin_ok = t.token.pin_verifier.as_deref().is_some_and(|v| {
-                        check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, pin.as_bytes(), v)
-                    });
-                    match classify(&t.token, seed.expose(), code, now, false) {
-                        CodeMatch::Fresh { step, drift } if pin_ok => Some((step, drift)),
-                        _ => None,
-                    }
-                });
-                match fresh {
-                    Some((step, drift)) => {
-                        self.accept(caller, &target, &subject, &t, step, drift, vec![t.clone()])
-                            .await
-                    }
-                    None => {
-                        let detail = serde_json::json!({"serial": t.token.serial});
-                        self.fail(
-                            caller,
-                            &target,
-                            Reason::WrongNextCode,
-                            Some((&subject, vec![t])),
-                            detail,
-                        )
-                        .await
-                    }
+            AttemptState::NextPasscode { .. } => self.answer_next_code(&turn, r, None).await,
+        }
+    }
+
+    /// Answers next-tokencode (`next = Some((after, resync))`) or next-passcode (`None`).
+    async fn answer_next_code(
+        &self,
+        turn: &Turn<'_>,
+        r: &str,
+        next: Option<(i64, bool)>,
+    ) -> Result<AuthnResponse, CoreError> {
+        let now = self.clock.now();
+        let token = &turn.t.token;
+        let seed = self
+            .admin
+            .open(&token.seed_sealed, &seed_aad(&token.serial))?;
+        let ok = match next {
+            Some((after, resync)) => match classify(token, seed.expose(), r.trim(), now, resync) {
+                CodeMatch::Fresh { step, drift } if !resync && step > after => Some((step, drift)),
+                CodeMatch::Fresh { step, drift } | CodeMatch::Drifted { step, drift }
+                    if resync && step == after + 1 =>
+                {
+                    Some((step, drift))
                 }
+                _ => None,
+            },
+            None => split_passcode(r, token.digits).and_then(|(pin, code)| {
+                let pin_ok = token.pin_verifier.as_deref().is_some_and(|v| {
+                    check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, pin.as_bytes(), v)
+                });
+                match classify(token, seed.expose(), code, now, false) {
+                    CodeMatch::Fresh { step, drift } if pin_ok => Some((step, drift)),
+                    _ => None,
+                }
+            }),
+        };
+        self.finish(turn, ok).await
+    }
+
+    /// A re-prompt within the conversation, audited like every other step.
+    async fn reprompt(
+        &self,
+        turn: &Turn<'_>,
+        tries: u32,
+        problem: &str,
+    ) -> Result<AuthnResponse, CoreError> {
+        let detail = serde_json::json!({"serial": turn.t.token.serial, "challenge": "new_pin", "reprompt": problem});
+        self.store
+            .audit_only(&self.audit(turn.caller, &turn.target, Reason::Challenge, detail))
+            .await?;
+        let u = &turn.subject.user;
+        self.ask_new_pin(
+            turn.caller,
+            &u.login,
+            u.id,
+            turn.t.token.id,
+            &turn.subject.policies.token,
+            tries,
+            Some(problem.to_owned()),
+        )
+        .await
+    }
+
+    async fn answer_new_pin(
+        &self,
+        turn: &Turn<'_>,
+        r: &str,
+        tries: u32,
+    ) -> Result<AuthnResponse, CoreError> {
+        match policy::check_pin(&turn.subject.policies.token, r) {
+            Err(problem) if tries + 1 < MAX_PIN_TRIES => {
+                self.reprompt(turn, tries + 1, &format!("That PIN {problem}"))
+                    .await
+            }
+            Err(_) => self.fail_turn(turn, Reason::NewPinRejected).await,
+            Ok(()) => {
+                let verifier = keyed_verifier(
+                    self.admin.pin_key(),
+                    &mut self.rng(),
+                    PIN_CONTEXT,
+                    r.as_bytes(),
+                );
+                let detail =
+                    serde_json::json!({"serial": turn.t.token.serial, "challenge": "confirm_pin"});
+                self.store
+                    .audit_only(&self.audit(turn.caller, &turn.target, Reason::Challenge, detail))
+                    .await?;
+                let state = AttemptState::ConfirmPin {
+                    token: turn.t.token.id.0,
+                    verifier,
+                    tries,
+                };
+                let prompt = "Enter the new PIN again to confirm it.".to_owned();
+                let u = &turn.subject.user;
+                self.challenge(
+                    turn.caller,
+                    &u.login,
+                    u.id,
+                    state,
+                    ChallengeKind::ConfirmPin,
+                    prompt,
+                )
+                .await
             }
         }
     }
+
+    async fn answer_confirm_pin(
+        &self,
+        turn: &Turn<'_>,
+        r: &str,
+        verifier: &str,
+        tries: u32,
+    ) -> Result<AuthnResponse, CoreError> {
+        if check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, r.as_bytes(), verifier) {
+            let detail = serde_json::json!({"serial": turn.t.token.serial, "challenge": "next_passcode", "pin_changed": true});
+            let audit = self.audit(turn.caller, &turn.target, Reason::Challenge, detail);
+            self.store
+                .update_token_pin(turn.t.token.id, verifier, &audit)
+                .await?;
+            let state = AttemptState::NextPasscode {
+                token: turn.t.token.id.0,
+            };
+            let prompt = "PIN accepted. Wait for the tokencode to change, then enter your new PIN followed by the next tokencode.";
+            let u = &turn.subject.user;
+            self.challenge(
+                turn.caller,
+                &u.login,
+                u.id,
+                state,
+                ChallengeKind::NextPasscode,
+                prompt.to_owned(),
+            )
+            .await
+        } else if tries + 1 < MAX_PIN_TRIES {
+            self.reprompt(turn, tries + 1, "The PINs did not match")
+                .await
+        } else {
+            self.fail_turn(turn, Reason::PinMismatch).await
+        }
+    }
+
+    /// Accepts the matched step, or fails the conversation.
+    async fn finish(
+        &self,
+        turn: &Turn<'_>,
+        ok: Option<(i64, i64)>,
+    ) -> Result<AuthnResponse, CoreError> {
+        match ok {
+            Some((step, drift)) => {
+                self.accept(
+                    turn.caller,
+                    &turn.target,
+                    &turn.subject,
+                    &turn.t,
+                    step,
+                    drift,
+                    vec![turn.t.clone()],
+                )
+                .await
+            }
+            None => self.fail_turn(turn, Reason::WrongNextCode).await,
+        }
+    }
+
+    async fn fail_turn(&self, turn: &Turn<'_>, reason: Reason) -> Result<AuthnResponse, CoreError> {
+        let detail = serde_json::json!({"serial": turn.t.token.serial});
+        self.fail(
+            turn.caller,
+            &turn.target,
+            reason,
+            Some((&turn.subject, vec![turn.t.clone()])),
+            detail,
+        )
+        .await
+    }
+}
+
+/// One answer in a conversation: who, about which user and token, when.
+struct Turn<'a> {
+    caller: &'a Caller,
+    target: String,
+    subject: Subject,
+    t: AuthToken,
 }

@@ -22,7 +22,7 @@ use latchkey_proto::admin::{AgentKind, Channel, UserStatus};
 use latchkey_proto::authn::{AuthnResponse, InitializeRequest, VerifyRequest};
 use latchkey_proto::policy::EffectivePolicies;
 
-use self::codes::{CodeMatch, classify, split_passcode};
+use self::codes::{CodeMatch, classify, may_start_resync, split_passcode};
 use self::store::{AuthToken, AuthnStore, Failure, TokenUse};
 use crate::CoreError;
 use crate::admin::{AdminService, PIN_CONTEXT, seed_aad};
@@ -248,12 +248,18 @@ impl AuthnService {
     ) -> Result<AuthnResponse, CoreError> {
         let now = self.clock.now();
         let login = crate::validate::login(&req.user).ok();
-        let target = login
-            .as_ref()
-            .map_or_else(|| "user:(invalid name)".to_owned(), |l| format!("user:{l}"));
         let user = match &login {
             Some(l) => self.store.find_user_by_login(l).await?,
             None => None,
+        };
+        let target = match (&login, &user) {
+            (_, Some(u)) => format!("user:{}", u.login),
+            // A code typed into the user field must not land in the audit log.
+            (Some(l), None) if l.len() >= 6 && l.bytes().all(|b| b.is_ascii_digit()) => {
+                "user:(unknown, digits withheld)".to_owned()
+            }
+            (Some(l), None) => format!("user:{l}"),
+            (None, None) => "user:(invalid name)".to_owned(),
         };
         let Some(user) = user else {
             self.decoy_work(&req.passcode);
@@ -267,35 +273,10 @@ impl AuthnService {
                 )
                 .await;
         };
-        match user.status {
-            UserStatus::Enabled => {}
-            UserStatus::Disabled => {
-                return self
-                    .fail(
-                        caller,
-                        &target,
-                        Reason::UserDisabled,
-                        None,
-                        serde_json::json!({}),
-                    )
-                    .await;
-            }
-            UserStatus::Locked => {
-                let lock = self.store.find_lock_state(user.id).await?;
-                let due = lock.locked_until.is_some_and(|t| t <= now);
-                let unlock = AuditDraft::ok(now, "system", "user.auto_unlock", &target, None);
-                if !(due && self.store.auto_unlock(user.id, now, &unlock).await?) {
-                    return self
-                        .fail(
-                            caller,
-                            &target,
-                            Reason::UserLocked,
-                            None,
-                            serde_json::json!({}),
-                        )
-                        .await;
-                }
-            }
+        if let Some(reason) = self.refuses(&user, &target, now).await? {
+            return self
+                .fail(caller, &target, reason, None, serde_json::json!({}))
+                .await;
         }
         let subject = self.subject(user).await?;
         let tokens: Vec<AuthToken> = self
@@ -316,36 +297,7 @@ impl AuthnService {
                 )
                 .await;
         }
-        let mut best: Option<(usize, CodeMatch)> = None;
-        let mut any_pin_ok = false;
-        for (i, t) in tokens.iter().enumerate() {
-            let Some((pin, code)) = split_passcode(&req.passcode, t.token.digits) else {
-                continue;
-            };
-            let pin_ok = match &t.token.pin_verifier {
-                Some(v) => {
-                    check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, pin.as_bytes(), v)
-                }
-                None => pin.is_empty(),
-            };
-            if !pin_ok {
-                continue;
-            }
-            any_pin_ok = true;
-            let seed = self
-                .admin
-                .open(&t.token.seed_sealed, &seed_aad(&t.token.serial))?;
-            let m = classify(&t.token, seed.expose(), code, now, true);
-            let rank = |m: &CodeMatch| match m {
-                CodeMatch::Fresh { .. } => 3,
-                CodeMatch::Drifted { .. } => 2,
-                CodeMatch::Reused => 1,
-                CodeMatch::NoMatch => 0,
-            };
-            if best.as_ref().is_none_or(|(_, b)| rank(&m) > rank(b)) {
-                best = Some((i, m));
-            }
-        }
+        let (best, any_pin_ok) = self.best_match(&tokens, &req.passcode, now)?;
         let chosen = best.and_then(|(i, m)| tokens.get(i).cloned().map(|t| (t, m)));
         match chosen {
             Some((t, CodeMatch::Fresh { step, drift })) => {
@@ -373,16 +325,82 @@ impl AuthnService {
                 } else {
                     Reason::WrongPin
                 };
+                let serials: Vec<String> = tokens.iter().map(|t| t.token.serial.clone()).collect();
                 self.fail(
                     caller,
                     &target,
                     reason,
                     Some((&subject, tokens)),
-                    serde_json::json!({}),
+                    serde_json::json!({"tokens": serials}),
                 )
                 .await
             }
         }
+    }
+
+    /// Why a user may not authenticate at all right now (disabled, or locked and not yet due
+    /// for automatic unlock); unlocks a user whose lock has run out.
+    async fn refuses(
+        &self,
+        user: &User,
+        target: &str,
+        now: i64,
+    ) -> Result<Option<Reason>, CoreError> {
+        Ok(match user.status {
+            UserStatus::Enabled => None,
+            UserStatus::Disabled => Some(Reason::UserDisabled),
+            UserStatus::Locked => {
+                let lock = self.store.find_lock_state(user.id).await?;
+                let due = lock.locked_until.is_some_and(|t| t <= now);
+                let unlock = AuditDraft::ok(now, "system", "user.auto_unlock", target, None);
+                if due && self.store.auto_unlock(user.id, now, &unlock).await? {
+                    None
+                } else {
+                    Some(Reason::UserLocked)
+                }
+            }
+        })
+    }
+
+    /// Tries the passcode on every token: the index and match of the best candidate (fresh >
+    /// drifted > replayed) among tokens whose PIN matched, and whether any PIN matched.
+    fn best_match(
+        &self,
+        tokens: &[AuthToken],
+        passcode: &str,
+        now: i64,
+    ) -> Result<(Option<(usize, CodeMatch)>, bool), CoreError> {
+        let rank = |m: &CodeMatch| match m {
+            CodeMatch::Fresh { .. } => 3,
+            CodeMatch::Drifted { .. } => 2,
+            CodeMatch::Reused => 1,
+            CodeMatch::NoMatch => 0,
+        };
+        let mut best: Option<(usize, CodeMatch)> = None;
+        let mut any_pin_ok = false;
+        for (i, t) in tokens.iter().enumerate() {
+            let Some((pin, code)) = split_passcode(passcode, t.token.digits) else {
+                continue;
+            };
+            let pin_ok = match &t.token.pin_verifier {
+                Some(v) => {
+                    check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, pin.as_bytes(), v)
+                }
+                None => pin.is_empty(),
+            };
+            if !pin_ok {
+                continue;
+            }
+            any_pin_ok = true;
+            let seed = self
+                .admin
+                .open(&t.token.seed_sealed, &seed_aad(&t.token.serial))?;
+            let m = may_start_resync(&t.token, classify(&t.token, seed.expose(), code, now, true));
+            if best.as_ref().is_none_or(|(_, b)| rank(&m) > rank(b)) {
+                best = Some((i, m));
+            }
+        }
+        Ok((best, any_pin_ok))
     }
 
     /// A valid, unused code with the right PIN: new-PIN mode, next-tokencode mode, or success.

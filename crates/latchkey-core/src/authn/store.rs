@@ -92,6 +92,8 @@ pub struct Attempt {
     pub login: String,
     /// Expiry.
     pub expires_at: i64,
+    /// Creation time.
+    pub created_at: i64,
     /// Where the conversation stands.
     pub state: AttemptState,
 }
@@ -166,8 +168,9 @@ pub trait AuthnStore: Store {
     ) -> Result<(), StoreError>;
     /// Stores a pending challenge.
     async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError>;
-    /// Removes and returns a pending challenge.
-    async fn take_attempt(&self, id: &str) -> Result<Option<Attempt>, StoreError>;
+    /// Removes and returns the pending challenge `id` started by `agent`; another agent's
+    /// attempt is neither returned nor removed.
+    async fn take_attempt(&self, id: &str, agent: AgentId) -> Result<Option<Attempt>, StoreError>;
     /// Appends an audit record with nothing else (an attempt that changes no state).
     async fn audit_only(&self, audit: &AuditDraft) -> Result<(), StoreError> {
         self.append_audit(audit).await.map(|_| ())

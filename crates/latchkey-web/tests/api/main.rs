@@ -15,6 +15,8 @@ mod common;
 #[cfg(test)]
 mod audit_keys;
 #[cfg(test)]
+mod authn;
+#[cfg(test)]
 mod bad_input;
 #[cfg(test)]
 mod http_basics;

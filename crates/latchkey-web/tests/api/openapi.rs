@@ -49,8 +49,34 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
     for r in &table {
         let op = &doc["paths"][r.path][r.method.to_lowercase()];
         let admin = r.path.starts_with("/api/v1/admin/");
-        // Admin operations inherit the global bearer requirement; probes opt out.
-        if admin {
+        let authn = r.path.starts_with("/api/v1/authn/");
+        // Admin operations inherit the global bearer requirement; authentication operations
+        // take an agent key instead; probes opt out.
+        if authn {
+            assert_eq!(
+                op["security"],
+                serde_json::json!([{"agent_key": []}]),
+                "{} {} must take an agent key",
+                r.method,
+                r.path
+            );
+            for code in ["400", "401", "413", "500", "503"] {
+                assert_eq!(
+                    op["responses"][code]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{} {} lacks {code}",
+                    r.method,
+                    r.path
+                );
+            }
+            assert_eq!(
+                op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/AuthnResponse",
+                "{} {}",
+                r.method,
+                r.path
+            );
+        } else if admin {
             assert!(
                 op.get("security").is_none(),
                 "{} {} overrides security",
@@ -106,6 +132,16 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["agent_key"]["scheme"],
+        "bearer"
+    );
+    for path in ["/api/v1/authn/initialize", "/api/v1/authn/verify"] {
+        assert!(
+            table.iter().any(|r| r.method == "POST" && r.path == path),
+            "{path} is not served"
+        );
+    }
     for schema in [
         "ErrorBody",
         "UserView",
@@ -114,6 +150,10 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
         "GeneratedToken",
         "AuditRecordView",
         "CreatedAdmin",
+        "InitializeRequest",
+        "VerifyRequest",
+        "AuthnResponse",
+        "Challenge",
     ] {
         assert!(
             doc["components"]["schemas"].get(schema).is_some(),
@@ -122,10 +162,11 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
     }
 
     // Every route in the table is really served: anonymous calls reach the route (401 for
-    // admin routes, 2xx or 503 for the probes), never the 404/405 fallbacks.
+    // admin and authentication routes, 2xx or 503 for the probes), never the 404/405
+    // fallbacks.
     for r in &table {
         let resp = app.call(r.method, &concrete(r.path), None, None).await;
-        if r.path.starts_with("/api/v1/admin/") {
+        if r.path.starts_with("/api/v1/admin/") || r.path.starts_with("/api/v1/authn/") {
             assert_eq!(
                 resp.status,
                 StatusCode::UNAUTHORIZED,

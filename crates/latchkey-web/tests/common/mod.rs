@@ -13,6 +13,8 @@ use axum::body::{Body, to_bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use latchkey_core::admin::{AdminService, KeyPersistence};
+use latchkey_core::authn::AuthnService;
+use latchkey_core::authn::store::AuthnStore;
 use latchkey_core::ports::{EntropyRng, FakeClock, OsEntropy};
 use latchkey_core::store::Store;
 use latchkey_crypto::seal::{Keyring, MasterKey};
@@ -25,7 +27,10 @@ use tower::ServiceExt;
 pub struct App {
     pub router: Router,
     pub admin: Arc<AdminService>,
+    pub authn: Arc<AuthnService>,
     pub store: Arc<SqlStore>,
+    /// The clock both services read; tests move it (never sleep).
+    pub clock: Arc<FakeClock>,
     /// The bootstrap super-admin's API token.
     pub root: String,
     _dir: tempfile::TempDir,
@@ -117,6 +122,9 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// Where the fake clock starts (Unix seconds; 20 s into a 30 s step).
+pub const START: i64 = 1_700_000_000;
+
 pub async fn app() -> App {
     app_with(None).await
 }
@@ -126,10 +134,11 @@ pub async fn app_with(persistence: Option<Arc<dyn KeyPersistence>>) -> App {
     let url = format!("sqlite://{}/db.sqlite", dir.path().display());
     let store = Arc::new(SqlStore::connect(&url).await.unwrap());
     let keyring = Keyring::new(MasterKey::generate(&mut EntropyRng(&OsEntropy)));
+    let clock = FakeClock::at(START);
     let admin = Arc::new(
         AdminService::new(
             store.clone(),
-            FakeClock::at(1_700_000_000),
+            clock.clone(),
             Arc::new(OsEntropy),
             keyring,
             persistence,
@@ -142,13 +151,22 @@ pub async fn app_with(persistence: Option<Arc<dyn KeyPersistence>>) -> App {
         .await
         .unwrap()
         .expect("fresh database bootstraps");
+    let authn = Arc::new(AuthnService::new(
+        store.clone() as Arc<dyn AuthnStore>,
+        admin.clone(),
+        clock.clone(),
+        Arc::new(OsEntropy),
+    ));
     let router = latchkey_web::router(AppState {
         admin: admin.clone(),
+        authn: authn.clone(),
     });
     App {
         router,
         admin,
+        authn,
         store,
+        clock,
         root: first.token.expose().to_owned(),
         _dir: dir,
     }

@@ -13,7 +13,9 @@
 
 mod common;
 
+mod authn;
 mod cli_flow;
 mod config_errors;
 mod oath;
 mod restart;
+mod tls;

@@ -1,0 +1,189 @@
+//! Printing: one line per phase as it ends, then the summary table and the PRODUCT §9 ratios.
+
+use crate::load::Replay;
+use crate::stats::{PhaseResult, ms};
+
+/// p99 the PRODUCT targets at half the measured authentication throughput, in milliseconds.
+pub const P99_TARGET_MS: f64 = 5.0;
+/// Authentication throughput as a share of the empty endpoint's that the PRODUCT targets.
+pub const RATIO_TARGET: f64 = 0.5;
+
+#[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+/// The line printed when a phase ends.
+pub fn phase_line(r: &PhaseResult) {
+    let t = &r.tally;
+    println!(
+        "[{}] {} requests in {:.2} s: {:.1} req/s ({:.1} as expected/s); errors {}, unexpected {}",
+        r.name,
+        t.requests,
+        r.elapsed.as_secs_f64(),
+        r.rate(),
+        r.ok_rate(),
+        t.errors,
+        t.unexpected
+    );
+    if let Some(rate) = r.target_rate {
+        println!(
+            "    open loop at {rate:.1} req/s; latency counted from each request's scheduled time"
+        );
+    }
+    println!(
+        "    latency ms: p50 {}  p99 {}  max {}   (service time p50 {}  p99 {})",
+        ms(t.latency.quantile(0.50)),
+        ms(t.latency.quantile(0.99)),
+        ms(t.latency.max()),
+        ms(t.service.quantile(0.50)),
+        ms(t.service.quantile(0.99)),
+    );
+    println!(
+        "    server: {:.2} CPU s ({:.3} ms/request), peak RSS {:.1} MiB; harness: {:.2} CPU s",
+        r.server.cpu_secs,
+        r.cpu_ms_per_request(),
+        mib(r.server.peak_rss_kib),
+        r.server.bench_cpu_secs
+    );
+    if let Some(e) = &t.first_error {
+        println!("    first error: {e}");
+    }
+    if let Some(u) = &t.first_unexpected {
+        println!("    first unexpected answer: {u}");
+    }
+}
+
+/// What the summary needs besides the phases.
+pub struct Context<'a> {
+    /// `sqlite` or `postgres`.
+    pub backend: &'a str,
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Name of the empty-endpoint phase.
+    pub empty: &'a str,
+    /// Name of the (all nodes) success phase.
+    pub success: &'a str,
+    /// Name of the one-node success phase, with several nodes.
+    pub success_one: Option<&'a str>,
+    /// Name of the half-load phase, when run.
+    pub half: Option<&'a str>,
+    /// The replay check, when run.
+    pub replay: Option<&'a Replay>,
+}
+
+/// The summary table and the target lines.
+pub fn summary(results: &[PhaseResult], c: &Context<'_>) {
+    println!();
+    println!("Summary ({} node(s), {}):", c.nodes, c.backend);
+    println!(
+        "{:<22} {:>9} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8} {:>10} {:>8}",
+        "phase",
+        "requests",
+        "errors",
+        "unexp",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "srv ms/req",
+        "RSS MiB"
+    );
+    for r in results {
+        let t = &r.tally;
+        println!(
+            "{:<22} {:>9} {:>7} {:>6} {:>9.1} {:>8} {:>8} {:>8} {:>10.3} {:>8.1}",
+            r.name,
+            t.requests,
+            t.errors,
+            t.unexpected,
+            r.rate(),
+            ms(t.latency.quantile(0.50)),
+            ms(t.latency.quantile(0.99)),
+            ms(t.latency.max()),
+            r.cpu_ms_per_request(),
+            mib(r.server.peak_rss_kib)
+        );
+    }
+    println!();
+    targets(results, c);
+}
+
+/// The ratios and figures the PRODUCT states targets for.
+fn targets(results: &[PhaseResult], c: &Context<'_>) {
+    let find = |name: &str| results.iter().find(|r| r.name == name);
+    let embedded = c.backend == "sqlite";
+    if let (Some(e), Some(s)) = (find(c.empty), find(c.success)) {
+        let ratio = if e.ok_rate() > 0.0 {
+            s.ok_rate() / e.ok_rate()
+        } else {
+            0.0
+        };
+        let judged = if embedded {
+            format!(
+                "target >= {RATIO_TARGET:.2}: {}",
+                verdict(ratio >= RATIO_TARGET)
+            )
+        } else {
+            "the target is stated for the embedded database; shown for information".to_owned()
+        };
+        println!(
+            "success/empty ratio: {ratio:.3} ({:.1} SUCCESS/s vs {:.1} empty/s; {judged})",
+            s.ok_rate(),
+            e.ok_rate()
+        );
+    }
+    if let Some(h) = c.half.and_then(find) {
+        let p99 = h.tally.latency.quantile(0.99).as_secs_f64() * 1000.0;
+        println!(
+            "p99 at half load: {p99:.2} ms at {:.1} req/s (target < {P99_TARGET_MS} ms: {})",
+            h.target_rate.unwrap_or(0.0),
+            verdict(p99 < P99_TARGET_MS)
+        );
+    }
+    if let (Some(one), Some(all)) = (c.success_one.and_then(find), find(c.success)) {
+        let ratio = if one.ok_rate() > 0.0 {
+            all.ok_rate() / one.ok_rate()
+        } else {
+            0.0
+        };
+        println!(
+            "scale-out: {} nodes {:.1} SUCCESS/s vs node 1 alone {:.1} SUCCESS/s = {ratio:.2}x \
+             (target > 1: {})",
+            c.nodes,
+            all.ok_rate(),
+            one.ok_rate(),
+            verdict(ratio > 1.0)
+        );
+    }
+    if let Some(r) = c.replay {
+        println!(
+            "double-accepted codes: {} ({} fresh codes, each sent {} times at once across {} \
+             node(s); never accepted: {}; errors: {})",
+            r.double, r.codes, r.fanout, c.nodes, r.never, r.errors
+        );
+        if let Some(e) = &r.first_error {
+            println!("    first replay-check error: {e}");
+        }
+    }
+    if let Some(s) = find(c.success) {
+        println!(
+            "CPU during '{}': server {:.2} s, harness {:.2} s, of {:.2} s x 2 cores available \
+             (load generator and server share the machine)",
+            s.name,
+            s.server.cpu_secs,
+            s.server.bench_cpu_secs,
+            s.elapsed.as_secs_f64()
+        );
+    }
+    let peak = results
+        .iter()
+        .map(|r| r.server.peak_rss_kib)
+        .max()
+        .unwrap_or(0);
+    println!("server peak RSS (largest node): {:.1} MiB", mib(peak));
+}

@@ -1,0 +1,297 @@
+//! [`AuthnStore`] for [`SqlStore`]: the atomic steps of authentication.
+//!
+//! Every write takes the audit chain's head first (as every other writer does), so
+//! concurrent transactions always lock in the same order and cannot deadlock on PostgreSQL;
+//! the steps that must not lose an update under concurrency (a token's last-used step, a
+//! user's failure count) are single conditional or relative `UPDATE`s, which PostgreSQL
+//! re-evaluates on the latest row version under READ COMMITTED and SQLite runs one writer at
+//! a time.
+
+use async_trait::async_trait;
+use latchkey_core::audit::AuditDraft;
+use latchkey_core::authn::store::{
+    Attempt, AuthToken, AuthnStore, Failure, FailureOutcome, LockState, TokenUse, lock_until,
+};
+use latchkey_core::ids::{AgentId, TokenId, UserId};
+use latchkey_core::store::StoreError;
+use latchkey_proto::admin::UserStatus;
+
+use crate::SqlStore;
+use crate::codec::{
+    self, ATTEMPT_COLS, AUTH_TOKEN_COLS, LOCK_COLS, counter_int, enum_text, get, u32_of,
+};
+use crate::error::map_db;
+
+/// Advances a token if the step is new. `$1` step, `$2` drift, `$3` counter, `$4` id.
+const TOKEN_USE: &str = "UPDATE tokens SET last_used = $1, drift = $2, counter = $3 \
+     WHERE id = $4 AND (last_used IS NULL OR last_used < $1)";
+/// [`TOKEN_USE`] for a successful authentication: also resets the token's failure counter.
+const TOKEN_USE_SUCCESS: &str = "UPDATE tokens SET last_used = $1, drift = $2, counter = $3, \
+     failed_passcodes = 0 WHERE id = $4 AND (last_used IS NULL OR last_used < $1)";
+
+/// Counts one failure: starts again at 1 when the last failure is more than `$2` seconds
+/// before `$1` (as [`latchkey_core::authn::store::window_restarts`] decides).
+const COUNT_FAILURE: &str = "UPDATE users SET \
+     failures = CASE WHEN last_failure_at IS NULL OR $1 - last_failure_at > $2 \
+     THEN 1 ELSE failures + 1 END, \
+     last_failure_at = $1 \
+     WHERE id = $3 RETURNING failures, lock_count, status";
+
+/// The error for a user named by id that does not exist.
+fn missing_user(id: UserId) -> StoreError {
+    StoreError::NotFound(format!("user #{}", id.0))
+}
+
+/// Adds `"locked": …` to the audit detail (a JSON object text; anything else becomes one).
+fn with_locked(detail: &str, locked: bool) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(detail).unwrap_or_else(|_| serde_json::json!({}));
+    match v.as_object_mut() {
+        Some(o) => {
+            o.insert("locked".to_owned(), locked.into());
+        }
+        None => v = serde_json::json!({ "locked": locked }),
+    }
+    v.to_string()
+}
+
+#[async_trait]
+impl AuthnStore for SqlStore {
+    async fn find_lock_state(&self, user: UserId) -> Result<LockState, StoreError> {
+        let sql = format!("SELECT {LOCK_COLS} FROM users WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(user.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(|e| map_db(e, || "users".to_owned(), ""))?
+            .ok_or_else(|| missing_user(user))?;
+        codec::lock_state(&row)
+    }
+
+    async fn list_auth_tokens(&self, user: UserId) -> Result<Vec<AuthToken>, StoreError> {
+        let sql =
+            format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = $1 ORDER BY serial");
+        let rows = sqlx::query(&sql)
+            .bind(user.0)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| map_db(e, || "tokens".to_owned(), ""))?;
+        rows.iter().map(codec::auth_token).collect()
+    }
+
+    async fn find_auth_token(&self, id: TokenId) -> Result<Option<AuthToken>, StoreError> {
+        let sql = format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(|e| map_db(e, || "tokens".to_owned(), ""))?;
+        row.as_ref().map(codec::auth_token).transpose()
+    }
+
+    /// Statements: the head reservation, the conditional token update, (on success) the
+    /// user's counter reset, then the record (insert and head hash) — five in one
+    /// transaction; a lost race stops after two and rolls back. A token that no longer exists
+    /// is `false` as well (nothing written; the caller fails the attempt).
+    async fn commit_token_use(&self, u: &TokenUse, audit: &AuditDraft) -> Result<bool, StoreError> {
+        let counter = counter_int(u.next_counter)?;
+        let subject = || format!("token #{}", u.token_id.0);
+        // Head first, as every writer: a concurrent transaction on the same token waits here,
+        // and its conditional update then sees this one's step.
+        let mut tx = self.begin_reserved().await?;
+        let sql = if u.success_for.is_some() {
+            TOKEN_USE_SUCCESS
+        } else {
+            TOKEN_USE
+        };
+        let done = sqlx::query(sql)
+            .bind(u.used)
+            .bind(u.drift)
+            .bind(counter)
+            .bind(u.token_id.0)
+            .execute(tx.conn())
+            .await
+            .map_err(|e| map_db(e, subject, ""))?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(user) = u.success_for {
+            let done = sqlx::query(
+                "UPDATE users SET failures = 0, last_failure_at = NULL, lock_count = 0 \
+                 WHERE id = $1",
+            )
+            .bind(user.0)
+            .execute(tx.conn())
+            .await
+            .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
+            if done.rows_affected() == 0 {
+                // Dropping the transaction rolls the token use back too.
+                return Err(missing_user(user));
+            }
+        }
+        tx.append(audit).await?.commit().await?;
+        Ok(true)
+    }
+
+    async fn commit_failure(
+        &self,
+        f: &Failure,
+        audit: &AuditDraft,
+    ) -> Result<FailureOutcome, StoreError> {
+        const T: &str = "users";
+        let subject = || format!("user #{}", f.user_id.0);
+        let mut tx = self.begin_reserved().await?;
+        let row = sqlx::query(COUNT_FAILURE)
+            .bind(f.now)
+            .bind(i64::from(f.policy.window_seconds))
+            .bind(f.user_id.0)
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(|e| map_db(e, subject, ""))?
+            .ok_or_else(|| missing_user(f.user_id))?;
+        let failures = u32_of(get(&row, T, "failures")?, T, "failures")?;
+        let lock_count = u32_of(get(&row, T, "lock_count")?, T, "lock_count")?;
+        let status: String = get(&row, T, "status")?;
+        // Only an enabled user is locked: a user disabled meanwhile stays disabled (a lock
+        // could otherwise end by itself and enable them).
+        let locked = failures >= f.policy.max_failures
+            && status == enum_text(&UserStatus::Enabled, "user status")?;
+        if locked {
+            let until = lock_until(&f.policy, lock_count, f.now);
+            sqlx::query(
+                "UPDATE users SET status = $1, locked_until = $2, lock_count = lock_count + 1 \
+                 WHERE id = $3",
+            )
+            .bind(enum_text(&UserStatus::Locked, "user status")?)
+            .bind(until)
+            .bind(f.user_id.0)
+            .execute(tx.conn())
+            .await
+            .map_err(|e| map_db(e, subject, ""))?;
+        }
+        if !f.token_ids.is_empty() {
+            let ids = (2..f.token_ids.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // Only the user's own tokens count.
+            let sql = format!(
+                "UPDATE tokens SET failed_passcodes = failed_passcodes + 1 \
+                 WHERE user_id = $1 AND id IN ({ids})"
+            );
+            let mut q = sqlx::query(&sql).bind(f.user_id.0);
+            for t in &f.token_ids {
+                q = q.bind(t.0);
+            }
+            q.execute(tx.conn())
+                .await
+                .map_err(|e| map_db(e, || "tokens".to_owned(), ""))?;
+        }
+        let mut record = audit.clone();
+        record.detail = with_locked(&audit.detail, locked);
+        tx.append(&record).await?.commit().await?;
+        Ok(FailureOutcome { failures, locked })
+    }
+
+    async fn auto_unlock(
+        &self,
+        user: UserId,
+        now: i64,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_audited(audit).await?;
+        let done = sqlx::query(
+            "UPDATE users SET status = $1, failures = 0, last_failure_at = NULL, \
+             locked_until = NULL \
+             WHERE id = $2 AND status = $3 AND locked_until IS NOT NULL AND locked_until <= $4",
+        )
+        .bind(enum_text(&UserStatus::Enabled, "user status")?)
+        .bind(user.0)
+        .bind(enum_text(&UserStatus::Locked, "user status")?)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn update_token_pin(
+        &self,
+        token: TokenId,
+        verifier: &str,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_audited(audit).await?;
+        let done =
+            sqlx::query("UPDATE tokens SET pin_verifier = $1, new_pin_required = 0 WHERE id = $2")
+                .bind(verifier)
+                .bind(token.0)
+                .execute(tx.conn())
+                .await
+                .map_err(|e| map_db(e, || format!("token #{}", token.0), ""))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("token #{}", token.0)));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
+        // The id is a bearer value for the agent: never in a message.
+        let subject = || "authentication attempt".to_owned();
+        let state = codec::attempt_state_json(&a.state)?;
+        sqlx::query(
+            "INSERT INTO authn_attempts \
+             (id, agent_id, user_id, login, expires_at, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&a.id)
+        .bind(a.agent_id.0)
+        .bind(a.user_id.0)
+        .bind(&a.login)
+        .bind(a.expires_at)
+        .bind(state)
+        .bind(a.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| map_db(e, subject, "agent or user"))?;
+        Ok(())
+    }
+
+    async fn take_attempt(&self, id: &str, agent: AgentId) -> Result<Option<Attempt>, StoreError> {
+        // One statement: of concurrent takers, only one gets the row; another agent's
+        // attempt is left alone.
+        let sql = format!(
+            "DELETE FROM authn_attempts WHERE id = $1 AND agent_id = $2 RETURNING {ATTEMPT_COLS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(agent.0)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(|e| map_db(e, || "authentication attempt".to_owned(), ""))?;
+        row.as_ref().map(codec::attempt).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locked_is_added_to_the_detail() {
+        assert_eq!(
+            with_locked(r#"{"counted":true}"#, true),
+            r#"{"counted":true,"locked":true}"#
+        );
+        assert_eq!(with_locked("{}", false), r#"{"locked":false}"#);
+        assert_eq!(with_locked("not json", false), r#"{"locked":false}"#);
+        assert_eq!(with_locked("[1]", true), r#"{"locked":true}"#);
+    }
+}
