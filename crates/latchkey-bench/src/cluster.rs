@@ -128,6 +128,10 @@ impl Cluster {
             u.peak_rss_kib = u.peak_rss_kib.max(peak_rss_kib(&format!("{dir}/status")));
         }
         u.bench_cpu_secs = cpu_secs("/proc/self/stat", tck).unwrap_or(0.0);
+        if let Some((busy, total)) = machine_cpu(tck) {
+            u.machine_busy_secs = busy;
+            u.machine_total_secs = total;
+        }
         u
     }
 
@@ -330,6 +334,23 @@ fn cpu_secs(path: &str, clk_tck: f64) -> Option<f64> {
     Some((utime + stime) as f64 / clk_tck)
 }
 
+/// Busy and total CPU seconds of the whole machine since boot, from `/proc/stat`.
+#[allow(clippy::cast_precision_loss)] // clock ticks far below 2^52
+fn machine_cpu(clk_tck: f64) -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Some(((total - idle) as f64 / clk_tck, total as f64 / clk_tck))
+}
+
 /// `VmHWM` of a `/proc/PID/status` file, KiB; 0 if unreadable.
 fn peak_rss_kib(path: &str) -> u64 {
     std::fs::read_to_string(path)
@@ -352,5 +373,7 @@ mod tests {
         assert!(cpu_secs("/proc/self/stat", 100.0).is_some());
         assert!(peak_rss_kib("/proc/self/status") > 0);
         assert!(cpu_secs("/proc/self/nonexistent", 100.0).is_none());
+        let (busy, total) = machine_cpu(100.0).unwrap();
+        assert!(busy > 0.0 && total >= busy);
     }
 }

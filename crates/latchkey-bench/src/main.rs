@@ -169,10 +169,19 @@ impl Bench<'_> {
                 cpu_secs: after.cpu_secs - before.cpu_secs,
                 peak_rss_kib: after.peak_rss_kib,
                 bench_cpu_secs: after.bench_cpu_secs - before.bench_cpu_secs,
+                machine_busy_secs: after.machine_busy_secs - before.machine_busy_secs,
+                machine_total_secs: after.machine_total_secs - before.machine_total_secs,
             },
         };
         if report {
             report::phase_line(&r);
+            if plan.kind == Kind::Fail && r.elapsed + Duration::from_millis(500) < plan.duration {
+                println!(
+                    "    stopped early: every user reached {} wrong passcodes (more --users \
+                     for a longer failing phase)",
+                    provision::FAILURE_CAP
+                );
+            }
             self.results.push(r);
         } else if r.tally.errors > 0 || r.tally.unexpected > 0 {
             println!(

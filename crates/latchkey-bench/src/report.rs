@@ -44,11 +44,13 @@ pub fn phase_line(r: &PhaseResult) {
         ms(t.service.quantile(0.99)),
     );
     println!(
-        "    server: {:.2} CPU s ({:.3} ms/request), peak RSS {:.1} MiB; harness: {:.2} CPU s",
+        "    server: {:.2} CPU s ({:.3} ms/request), peak RSS {:.1} MiB; harness: {:.2} CPU s; \
+         machine: {:.0}% busy",
         r.server.cpu_secs,
         r.cpu_ms_per_request(),
         mib(r.server.peak_rss_kib),
-        r.server.bench_cpu_secs
+        r.server.bench_cpu_secs,
+        r.server.machine_busy_pct()
     );
     if let Some(e) = &t.first_error {
         println!("    first error: {e}");
@@ -81,7 +83,7 @@ pub fn summary(results: &[PhaseResult], c: &Context<'_>) {
     println!();
     println!("Summary ({} node(s), {}):", c.nodes, c.backend);
     println!(
-        "{:<22} {:>9} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8} {:>10} {:>8}",
+        "{:<22} {:>9} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8} {:>10} {:>8} {:>7}",
         "phase",
         "requests",
         "errors",
@@ -91,12 +93,13 @@ pub fn summary(results: &[PhaseResult], c: &Context<'_>) {
         "p99 ms",
         "max ms",
         "srv ms/req",
-        "RSS MiB"
+        "RSS MiB",
+        "busy %"
     );
     for r in results {
         let t = &r.tally;
         println!(
-            "{:<22} {:>9} {:>7} {:>6} {:>9.1} {:>8} {:>8} {:>8} {:>10.3} {:>8.1}",
+            "{:<22} {:>9} {:>7} {:>6} {:>9.1} {:>8} {:>8} {:>8} {:>10.3} {:>8.1} {:>7.0}",
             r.name,
             t.requests,
             t.errors,
@@ -106,7 +109,8 @@ pub fn summary(results: &[PhaseResult], c: &Context<'_>) {
             ms(t.latency.quantile(0.99)),
             ms(t.latency.max()),
             r.cpu_ms_per_request(),
-            mib(r.server.peak_rss_kib)
+            mib(r.server.peak_rss_kib),
+            r.server.machine_busy_pct()
         );
     }
     println!();
@@ -172,12 +176,14 @@ fn targets(results: &[PhaseResult], c: &Context<'_>) {
     }
     if let Some(s) = find(c.success) {
         println!(
-            "CPU during '{}': server {:.2} s, harness {:.2} s, of {:.2} s x 2 cores available \
-             (load generator and server share the machine)",
+            "CPU during '{}': server {:.2} s, harness {:.2} s, whole machine {:.2} s busy of \
+             {:.2} s ({:.0}%); load generator and server share the machine",
             s.name,
             s.server.cpu_secs,
             s.server.bench_cpu_secs,
-            s.elapsed.as_secs_f64()
+            s.server.machine_busy_secs,
+            s.server.machine_total_secs,
+            s.server.machine_busy_pct()
         );
     }
     let peak = results

@@ -140,6 +140,21 @@ pub struct ServerUse {
     pub peak_rss_kib: u64,
     /// CPU seconds the harness itself used (it shares the cores with the server).
     pub bench_cpu_secs: f64,
+    /// CPU seconds the whole machine spent busy (every core; includes PostgreSQL).
+    pub machine_busy_secs: f64,
+    /// CPU seconds the whole machine had (every core, busy or idle).
+    pub machine_total_secs: f64,
+}
+
+impl ServerUse {
+    /// Share of the machine's CPU time that was busy, in per cent.
+    pub fn machine_busy_pct(&self) -> f64 {
+        if self.machine_total_secs <= 0.0 {
+            0.0
+        } else {
+            100.0 * self.machine_busy_secs / self.machine_total_secs
+        }
+    }
 }
 
 /// One phase's result, ready to print.
