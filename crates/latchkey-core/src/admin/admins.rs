@@ -1,6 +1,7 @@
 //! Administrators.
 
 use latchkey_crypto::codegen::{CharClasses, generate_code};
+use latchkey_crypto::secret::SecretString;
 use latchkey_crypto::verifier::{bearer_token_hash, generate_bearer_token, password_hash};
 use latchkey_proto::admin::{AdminView, CreateAdmin, CreatedAdmin, Role};
 
@@ -8,6 +9,7 @@ use super::AdminService;
 use super::domains::domain_named;
 use crate::CoreError;
 use crate::authz::{Actor, DomainTree, Permission, may_manage_role};
+use crate::ids::DomainId;
 use crate::model::{Admin, NewAdmin};
 use crate::validate;
 
@@ -21,6 +23,34 @@ fn view(tree: &DomainTree, a: &Admin) -> AdminView {
 }
 
 impl AdminService {
+    /// A new administrator with a random console password and admin API token (both returned
+    /// in clear to be shown once; only their hashes are stored).
+    pub(super) fn new_admin(
+        &self,
+        name: String,
+        role: Role,
+        scope: DomainId,
+    ) -> Result<(NewAdmin, SecretString, SecretString), CoreError> {
+        let mut rng = self.rng();
+        let classes = CharClasses {
+            digits: true,
+            upper: true,
+            lower: true,
+            special: false,
+        };
+        let password = generate_code(&mut rng, 20, classes)?;
+        let token = generate_bearer_token(&mut rng, "lkad");
+        let new = NewAdmin {
+            name,
+            role,
+            scope,
+            password_hash: password_hash(&mut rng, password.expose().as_bytes())?,
+            token_hash: bearer_token_hash(token.expose()),
+            created_at: self.clock.now(),
+        };
+        Ok((new, password, token))
+    }
+
     /// Creates an administrator with a role no stronger than the caller's and a scope inside
     /// the caller's; returns the API token and console password once.
     pub async fn create_admin(
@@ -46,26 +76,7 @@ impl AdminService {
             ));
         }
         let name = validate::name("name", &req.name)?;
-        let mut rng = self.rng();
-        let password = generate_code(
-            &mut rng,
-            20,
-            CharClasses {
-                digits: true,
-                upper: true,
-                lower: true,
-                special: false,
-            },
-        )?;
-        let token = generate_bearer_token(&mut rng, "lkad");
-        let new = NewAdmin {
-            name: name.clone(),
-            role: req.role,
-            scope,
-            password_hash: password_hash(&mut rng, password.expose().as_bytes())?,
-            token_hash: bearer_token_hash(token.expose()),
-            created_at: self.clock.now(),
-        };
+        let (new, password, token) = self.new_admin(name.clone(), req.role, scope)?;
         let audit = self
             .draft(actor, "admin.create", &format!("admin:{name}"))
             .with_detail(&serde_json::json!({"role": req.role, "scope": tree.name_of(scope)}));

@@ -1,14 +1,12 @@
 //! First start: the root domain and the first super administrator.
 
-use latchkey_crypto::codegen::{CharClasses, generate_code};
-use latchkey_crypto::verifier::{bearer_token_hash, generate_bearer_token, password_hash};
 use latchkey_proto::admin::Role;
 use latchkey_proto::policy::{PolicyKind, PolicyValue};
 
 use super::AdminService;
 use crate::CoreError;
 use crate::audit::AuditDraft;
-use crate::model::{NewAdmin, NewDomain};
+use crate::model::NewDomain;
 use crate::store::StoreError;
 
 /// Name of the root domain.
@@ -57,26 +55,8 @@ impl AdminService {
             .find(|d| d.parent.is_none())
             .map(|d| d.id)
             .ok_or_else(|| CoreError::Internal("no root domain".to_owned()))?;
-        let mut rng = self.rng();
-        let password = generate_code(
-            &mut rng,
-            20,
-            CharClasses {
-                digits: true,
-                upper: true,
-                lower: true,
-                special: false,
-            },
-        )?;
-        let token = generate_bearer_token(&mut rng, "lkad");
-        let admin = NewAdmin {
-            name: crate::validate::name("name", name)?,
-            role: Role::SuperAdmin,
-            scope: root,
-            password_hash: password_hash(&mut rng, password.expose().as_bytes())?,
-            token_hash: bearer_token_hash(token.expose()),
-            created_at: now,
-        };
+        let (admin, password, token) =
+            self.new_admin(crate::validate::name("name", name)?, Role::SuperAdmin, root)?;
         let audit = AuditDraft::ok(
             now,
             "system",

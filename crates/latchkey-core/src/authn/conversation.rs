@@ -85,6 +85,37 @@ impl AuthnService {
         })
     }
 
+    /// Uses up `step` of a token for a challenge, audited with `detail`. `Some(FAIL)` when
+    /// another request used the code first.
+    async fn use_up(
+        &self,
+        caller: &Caller,
+        target: &str,
+        subject: &Subject,
+        t: &AuthToken,
+        (step, drift): (i64, i64),
+        detail: serde_json::Value,
+    ) -> Result<Option<AuthnResponse>, CoreError> {
+        let audit = self.audit(caller, target, Reason::Challenge, detail.clone());
+        if self
+            .store
+            .commit_token_use(&use_of(t, step, drift, None), &audit)
+            .await?
+        {
+            return Ok(None);
+        }
+        let lost = self
+            .fail(
+                caller,
+                target,
+                Reason::PasscodeReuse,
+                Some((subject, vec![t.clone()])),
+                detail,
+            )
+            .await?;
+        Ok(Some(lost))
+    }
+
     /// The tokencode was right and the token needs a new PIN: use up the code, then ask.
     pub(super) async fn start_new_pin(
         &self,
@@ -96,21 +127,11 @@ impl AuthnService {
         drift: i64,
     ) -> Result<AuthnResponse, CoreError> {
         let detail = serde_json::json!({"serial": t.token.serial, "challenge": "new_pin"});
-        let audit = self.audit(caller, target, Reason::Challenge, detail.clone());
-        if !self
-            .store
-            .commit_token_use(&use_of(t, step, drift, None), &audit)
+        if let Some(lost) = self
+            .use_up(caller, target, subject, t, (step, drift), detail)
             .await?
         {
-            return self
-                .fail(
-                    caller,
-                    target,
-                    Reason::PasscodeReuse,
-                    Some((subject, vec![t.clone()])),
-                    detail,
-                )
-                .await;
+            return Ok(lost);
         }
         self.ask_new_pin(
             caller,
@@ -185,22 +206,12 @@ impl AuthnService {
         resync: bool,
     ) -> Result<AuthnResponse, CoreError> {
         let detail = serde_json::json!({"serial": t.token.serial, "challenge": "next_tokencode", "resync": resync});
-        let audit = self.audit(caller, target, Reason::Challenge, detail.clone());
         // The drift is learned only when the following code confirms it.
-        if !self
-            .store
-            .commit_token_use(&use_of(t, step, t.token.drift, None), &audit)
+        if let Some(lost) = self
+            .use_up(caller, target, subject, t, (step, t.token.drift), detail)
             .await?
         {
-            return self
-                .fail(
-                    caller,
-                    target,
-                    Reason::PasscodeReuse,
-                    Some((subject, vec![t.clone()])),
-                    detail,
-                )
-                .await;
+            return Ok(lost);
         }
         let state = AttemptState::NextTokencode {
             token: t.token.id.0,
