@@ -86,6 +86,8 @@ pub trait Store: Send + Sync {
 
     /// The user with this (lower-case) login.
     async fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
+    /// The user with this id.
+    async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// Users of the given domains (all users when `None`), by login.
     async fn list_users(&self, domains: Option<&[DomainId]>) -> Result<Vec<User>, StoreError>;
     /// Creates a user.

@@ -218,6 +218,16 @@ impl Store for SqlStore {
         self.find_by(&sql, login, "users", codec::user).await
     }
 
+    async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(|e| map_db(e, || "users".to_owned(), ""))?;
+        row.as_ref().map(codec::user).transpose()
+    }
+
     async fn list_users(&self, domains: Option<&[DomainId]>) -> Result<Vec<User>, StoreError> {
         let list = Scoped {
             table: "users",

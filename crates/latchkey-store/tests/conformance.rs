@@ -236,6 +236,14 @@ mod cases {
             Some(alice.clone())
         );
         assert_eq!(s.find_user_by_login("nobody").await.unwrap(), None);
+        assert_eq!(
+            s.find_user_by_id(alice.id).await.unwrap(),
+            Some(alice.clone())
+        );
+        assert_eq!(
+            s.find_user_by_id(UserId(alice.id.0 + 1000)).await.unwrap(),
+            None
+        );
 
         let all = s.list_users(None).await.unwrap();
         assert_eq!(all, vec![alice.clone(), bob.clone()]);

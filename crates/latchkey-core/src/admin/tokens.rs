@@ -57,6 +57,18 @@ fn check_period(p: u32) -> Result<u32, CoreError> {
     }
 }
 
+/// The stored period of a new token: 30 or 60 s for TOTP (default 30); none may be given for
+/// HOTP, which stores the unused default.
+fn period_for(token_type: TokenType, requested: Option<u32>) -> Result<u32, CoreError> {
+    match token_type {
+        TokenType::Totp => check_period(requested.unwrap_or(30)),
+        TokenType::Hotp if requested.is_some() => {
+            Err(CoreError::invalid("period", "an HOTP token has no period"))
+        }
+        TokenType::Hotp => Ok(30),
+    }
+}
+
 /// The parameters of a token about to be created.
 struct Params {
     token_type: TokenType,
@@ -114,13 +126,7 @@ fn params_from_import(req: &ImportToken) -> Result<Params, CoreError> {
                 .ok_or_else(|| CoreError::invalid("type", "required with secret: totp or hotp"))?;
             let seed = decode_base32_secret(secret)
                 .map_err(|e| CoreError::invalid("secret", e.to_string()))?;
-            let period = match token_type {
-                TokenType::Totp => check_period(req.period.unwrap_or(30))?,
-                TokenType::Hotp if req.period.is_some() => {
-                    return Err(CoreError::invalid("period", "an HOTP token has no period"));
-                }
-                TokenType::Hotp => 30,
-            };
+            let period = period_for(token_type, req.period)?;
             if req.counter.is_some_and(|c| i64::try_from(c).is_err()) {
                 return Err(CoreError::invalid("counter", "is too large"));
             }
@@ -150,13 +156,7 @@ impl AdminService {
 
     async fn token_view(&self, tree: &DomainTree, t: &Token) -> Result<TokenView, CoreError> {
         let user = match t.user_id {
-            Some(uid) => self
-                .store
-                .list_users(None)
-                .await?
-                .into_iter()
-                .find(|u| u.id == uid)
-                .map(|u| u.login),
+            Some(uid) => self.store.find_user_by_id(uid).await?.map(|u| u.login),
             None => None,
         };
         Ok(TokenView {
@@ -264,13 +264,7 @@ impl AdminService {
         DomainTree::require(actor, Permission::ManageTokens)?;
         let token_type = req.token_type.unwrap_or(TokenType::Totp);
         let digits = check_digits(req.digits.unwrap_or(6))?;
-        let period = match token_type {
-            TokenType::Totp => check_period(req.period.unwrap_or(30))?,
-            TokenType::Hotp if req.period.is_some() => {
-                return Err(CoreError::invalid("period", "an HOTP token has no period"));
-            }
-            TokenType::Hotp => 30,
-        };
+        let period = period_for(token_type, req.period)?;
         let algorithm = alg_to_crypto(req.algorithm.unwrap_or_default());
         let (serial, user, domain) = self
             .placement(

@@ -266,11 +266,7 @@ impl AuthnService {
                 )
                 .await;
         }
-        let user = self
-            .store
-            .find_user_by_login(&attempt.login)
-            .await?
-            .filter(|u| u.id == attempt.user_id);
+        let user = self.store.find_user_by_id(attempt.user_id).await?;
         let token_id = match &attempt.state {
             AttemptState::NewPin { token, .. }
             | AttemptState::ConfirmPin { token, .. }
