@@ -1,11 +1,13 @@
 //! [`AuthnStore`] for [`SqlStore`]: the atomic steps of authentication.
 //!
-//! Every write takes the audit chain's head first (as every other writer does), so
-//! concurrent transactions always lock in the same order and cannot deadlock on PostgreSQL;
-//! the steps that must not lose an update under concurrency (a token's last-used step, a
-//! user's failure count) are single conditional or relative `UPDATE`s, which PostgreSQL
-//! re-evaluates on the latest row version under READ COMMITTED and SQLite runs one writer at
-//! a time.
+//! Every write runs as one operation of a group-commit batch (`group.rs`): inside its own
+//! savepoint of a transaction that took the audit chain's head first (as every other writer
+//! does), so concurrent transactions always lock in the same order and cannot deadlock on
+//! PostgreSQL, and its caller hears of it only once the batch has committed. The steps that
+//! must not lose an update under concurrency (a token's last-used step, a user's failure
+//! count) are single conditional or relative `UPDATE`s, which PostgreSQL re-evaluates on the
+//! latest row version under READ COMMITTED, and which run one after the other within a
+//! batch.
 
 use async_trait::async_trait;
 use latchkey_core::audit::AuditDraft;
@@ -89,49 +91,55 @@ impl AuthnStore for SqlStore {
         row.as_ref().map(codec::auth_token).transpose()
     }
 
-    /// Statements: the head reservation, the conditional token update, (on success) the
-    /// user's counter reset, then the record (insert and head hash) — five in one
-    /// transaction; a lost race stops after two and rolls back. A token that no longer exists
-    /// is `false` as well (nothing written; the caller fails the attempt).
+    /// In the next group-commit batch (`group.rs`): the conditional token update, (on
+    /// success) the user's counter reset, then the record. A lost race stops after the first
+    /// statement, having written nothing. A token that no longer exists is `false` as well
+    /// (nothing written; the caller fails the attempt); a user that no longer exists rolls
+    /// the token update back and is an error.
     async fn commit_token_use(&self, u: &TokenUse, audit: &AuditDraft) -> Result<bool, StoreError> {
         let counter = counter_int(u.next_counter)?;
-        let subject = || format!("token #{}", u.token_id.0);
-        // Head first, as every writer: a concurrent transaction on the same token waits here,
-        // and its conditional update then sees this one's step.
-        let mut tx = self.begin_reserved().await?;
-        let sql = if u.success_for.is_some() {
-            TOKEN_USE_SUCCESS
-        } else {
-            TOKEN_USE
-        };
-        let done = sqlx::query(sql)
-            .bind(u.used)
-            .bind(u.drift)
-            .bind(counter)
-            .bind(u.token_id.0)
-            .execute(tx.conn())
-            .await
-            .map_err(|e| map_db(e, subject, ""))?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        if let Some(user) = u.success_for {
-            let done = sqlx::query(
-                "UPDATE users SET failures = 0, last_failure_at = NULL, lock_count = 0 \
-                 WHERE id = $1",
-            )
-            .bind(user.0)
-            .execute(tx.conn())
-            .await
-            .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
-            if done.rows_affected() == 0 {
-                // Dropping the transaction rolls the token use back too.
-                return Err(missing_user(user));
-            }
-        }
-        tx.append(audit).await?.commit().await?;
-        Ok(true)
+        let u = *u;
+        let audit = audit.clone();
+        self.batched(move |tx| {
+            Box::pin(async move {
+                let subject = || format!("token #{}", u.token_id.0);
+                // The batch holds the head's lock: a concurrent use of the same token (in this
+                // batch or another node's) sees this one's step in its conditional update.
+                let sql = if u.success_for.is_some() {
+                    TOKEN_USE_SUCCESS
+                } else {
+                    TOKEN_USE
+                };
+                let done = sqlx::query(sql)
+                    .bind(u.used)
+                    .bind(u.drift)
+                    .bind(counter)
+                    .bind(u.token_id.0)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| map_db(e, subject, ""))?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                if let Some(user) = u.success_for {
+                    let done = sqlx::query(
+                        "UPDATE users SET failures = 0, last_failure_at = NULL, lock_count = 0 \
+                         WHERE id = $1",
+                    )
+                    .bind(user.0)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
+                    if done.rows_affected() == 0 {
+                        // The error rolls the token use back too.
+                        return Err(missing_user(user));
+                    }
+                }
+                tx.append(&audit).await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     async fn commit_failure(
@@ -139,59 +147,66 @@ impl AuthnStore for SqlStore {
         f: &Failure,
         audit: &AuditDraft,
     ) -> Result<FailureOutcome, StoreError> {
-        const T: &str = "users";
-        let subject = || format!("user #{}", f.user_id.0);
-        let mut tx = self.begin_reserved().await?;
-        let row = sqlx::query(COUNT_FAILURE)
-            .bind(f.now)
-            .bind(i64::from(f.policy.window_seconds))
-            .bind(f.user_id.0)
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(|e| map_db(e, subject, ""))?
-            .ok_or_else(|| missing_user(f.user_id))?;
-        let failures = u32_of(get(&row, T, "failures")?, T, "failures")?;
-        let lock_count = u32_of(get(&row, T, "lock_count")?, T, "lock_count")?;
-        let status: String = get(&row, T, "status")?;
-        // Only an enabled user is locked: a user disabled meanwhile stays disabled (a lock
-        // could otherwise end by itself and enable them).
-        let locked = failures >= f.policy.max_failures
-            && status == enum_text(&UserStatus::Enabled, "user status")?;
-        if locked {
-            let until = lock_until(&f.policy, lock_count, f.now);
-            sqlx::query(
-                "UPDATE users SET status = $1, locked_until = $2, lock_count = lock_count + 1 \
-                 WHERE id = $3",
-            )
-            .bind(enum_text(&UserStatus::Locked, "user status")?)
-            .bind(until)
-            .bind(f.user_id.0)
-            .execute(tx.conn())
-            .await
-            .map_err(|e| map_db(e, subject, ""))?;
-        }
-        if !f.token_ids.is_empty() {
-            let ids = (2..f.token_ids.len() + 2)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            // Only the user's own tokens count.
-            let sql = format!(
-                "UPDATE tokens SET failed_passcodes = failed_passcodes + 1 \
-                 WHERE user_id = $1 AND id IN ({ids})"
-            );
-            let mut q = sqlx::query(&sql).bind(f.user_id.0);
-            for t in &f.token_ids {
-                q = q.bind(t.0);
-            }
-            q.execute(tx.conn())
-                .await
-                .map_err(|e| map_db(e, || "tokens".to_owned(), ""))?;
-        }
-        let mut record = audit.clone();
-        record.detail = with_locked(&audit.detail, locked);
-        tx.append(&record).await?.commit().await?;
-        Ok(FailureOutcome { failures, locked })
+        let f = f.clone();
+        let audit = audit.clone();
+        let enabled = enum_text(&UserStatus::Enabled, "user status")?;
+        let locked_text = enum_text(&UserStatus::Locked, "user status")?;
+        self.batched(move |tx| {
+            Box::pin(async move {
+                const T: &str = "users";
+                let subject = || format!("user #{}", f.user_id.0);
+                let row = sqlx::query(COUNT_FAILURE)
+                    .bind(f.now)
+                    .bind(i64::from(f.policy.window_seconds))
+                    .bind(f.user_id.0)
+                    .fetch_optional(tx.conn())
+                    .await
+                    .map_err(|e| map_db(e, subject, ""))?
+                    .ok_or_else(|| missing_user(f.user_id))?;
+                let failures = u32_of(get(&row, T, "failures")?, T, "failures")?;
+                let lock_count = u32_of(get(&row, T, "lock_count")?, T, "lock_count")?;
+                let status: String = get(&row, T, "status")?;
+                // Only an enabled user is locked: a user disabled meanwhile stays disabled (a
+                // lock could otherwise end by itself and enable them).
+                let locked = failures >= f.policy.max_failures && status == enabled;
+                if locked {
+                    let until = lock_until(&f.policy, lock_count, f.now);
+                    sqlx::query(
+                        "UPDATE users SET status = $1, locked_until = $2, \
+                         lock_count = lock_count + 1 WHERE id = $3",
+                    )
+                    .bind(locked_text)
+                    .bind(until)
+                    .bind(f.user_id.0)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| map_db(e, subject, ""))?;
+                }
+                if !f.token_ids.is_empty() {
+                    let ids = (2..f.token_ids.len() + 2)
+                        .map(|i| format!("${i}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    // Only the user's own tokens count.
+                    let sql = format!(
+                        "UPDATE tokens SET failed_passcodes = failed_passcodes + 1 \
+                         WHERE user_id = $1 AND id IN ({ids})"
+                    );
+                    let mut q = sqlx::query(&sql).bind(f.user_id.0);
+                    for t in &f.token_ids {
+                        q = q.bind(t.0);
+                    }
+                    q.execute(tx.conn())
+                        .await
+                        .map_err(|e| map_db(e, || "tokens".to_owned(), ""))?;
+                }
+                let mut record = audit;
+                record.detail = with_locked(&record.detail, locked);
+                tx.append(&record).await?;
+                Ok(FailureOutcome { failures, locked })
+            })
+        })
+        .await
     }
 
     async fn auto_unlock(
@@ -200,25 +215,32 @@ impl AuthnStore for SqlStore {
         now: i64,
         audit: &AuditDraft,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_audited(audit).await?;
-        let done = sqlx::query(
-            "UPDATE users SET status = $1, failures = 0, last_failure_at = NULL, \
-             locked_until = NULL \
-             WHERE id = $2 AND status = $3 AND locked_until IS NOT NULL AND locked_until <= $4",
-        )
-        .bind(enum_text(&UserStatus::Enabled, "user status")?)
-        .bind(user.0)
-        .bind(enum_text(&UserStatus::Locked, "user status")?)
-        .bind(now)
-        .execute(tx.conn())
+        let audit = audit.clone();
+        let enabled = enum_text(&UserStatus::Enabled, "user status")?;
+        let locked = enum_text(&UserStatus::Locked, "user status")?;
+        self.batched(move |tx| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE users SET status = $1, failures = 0, last_failure_at = NULL, \
+                     locked_until = NULL \
+                     WHERE id = $2 AND status = $3 AND locked_until IS NOT NULL \
+                     AND locked_until <= $4",
+                )
+                .bind(enabled)
+                .bind(user.0)
+                .bind(locked)
+                .bind(now)
+                .execute(tx.conn())
+                .await
+                .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                tx.append(&audit).await?;
+                Ok(true)
+            })
+        })
         .await
-        .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        tx.commit().await?;
-        Ok(true)
     }
 
     async fn update_token_pin(
@@ -227,56 +249,88 @@ impl AuthnStore for SqlStore {
         verifier: &str,
         audit: &AuditDraft,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_audited(audit).await?;
-        let done =
-            sqlx::query("UPDATE tokens SET pin_verifier = $1, new_pin_required = 0 WHERE id = $2")
+        let audit = audit.clone();
+        let verifier = verifier.to_owned();
+        self.batched(move |tx| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE tokens SET pin_verifier = $1, new_pin_required = 0 WHERE id = $2",
+                )
                 .bind(verifier)
                 .bind(token.0)
                 .execute(tx.conn())
                 .await
                 .map_err(|e| map_db(e, || format!("token #{}", token.0), ""))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("token #{}", token.0)));
-        }
-        tx.commit().await?;
-        Ok(())
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("token #{}", token.0)));
+                }
+                tx.append(&audit).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
-        // The id is a bearer value for the agent: never in a message.
-        let subject = || "authentication attempt".to_owned();
         let state = codec::attempt_state_json(&a.state)?;
-        sqlx::query(
-            "INSERT INTO authn_attempts \
-             (id, agent_id, user_id, login, expires_at, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&a.id)
-        .bind(a.agent_id.0)
-        .bind(a.user_id.0)
-        .bind(&a.login)
-        .bind(a.expires_at)
-        .bind(state)
-        .bind(a.created_at)
-        .execute(&self.writer)
+        let a = a.clone();
+        self.batched(move |tx| {
+            Box::pin(async move {
+                // The id is a bearer value for the agent: never in a message.
+                let subject = || "authentication attempt".to_owned();
+                sqlx::query(
+                    "INSERT INTO authn_attempts \
+                     (id, agent_id, user_id, login, expires_at, state, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&a.id)
+                .bind(a.agent_id.0)
+                .bind(a.user_id.0)
+                .bind(&a.login)
+                .bind(a.expires_at)
+                .bind(state)
+                .bind(a.created_at)
+                .execute(tx.conn())
+                .await
+                .map_err(|e| map_db(e, subject, "agent or user"))?;
+                Ok(())
+            })
+        })
         .await
-        .map_err(|e| map_db(e, subject, "agent or user"))?;
-        Ok(())
     }
 
     async fn take_attempt(&self, id: &str, agent: AgentId) -> Result<Option<Attempt>, StoreError> {
-        // One statement: of concurrent takers, only one gets the row; another agent's
-        // attempt is left alone.
-        let sql = format!(
-            "DELETE FROM authn_attempts WHERE id = $1 AND agent_id = $2 RETURNING {ATTEMPT_COLS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(agent.0)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(|e| map_db(e, || "authentication attempt".to_owned(), ""))?;
-        row.as_ref().map(codec::attempt).transpose()
+        let id = id.to_owned();
+        self.batched(move |tx| {
+            Box::pin(async move {
+                // One statement: of concurrent takers, only one gets the row; another agent's
+                // attempt is left alone.
+                let sql = format!(
+                    "DELETE FROM authn_attempts WHERE id = $1 AND agent_id = $2 \
+                     RETURNING {ATTEMPT_COLS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(&id)
+                    .bind(agent.0)
+                    .fetch_optional(tx.conn())
+                    .await
+                    .map_err(|e| map_db(e, || "authentication attempt".to_owned(), ""))?;
+                row.as_ref().map(codec::attempt).transpose()
+            })
+        })
+        .await
+    }
+
+    /// The record alone, in the next group-commit batch.
+    async fn audit_only(&self, audit: &AuditDraft) -> Result<(), StoreError> {
+        let audit = audit.clone();
+        self.batched(move |tx| {
+            Box::pin(async move {
+                tx.append(&audit).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

@@ -18,6 +18,10 @@
 //!   lock) first and writes the record before committing.
 //! - A failed change (conflict, missing row, anything) rolls back, so it writes nothing —
 //!   not even its audit record.
+//! - The writes of authentication ([`latchkey_core::authn::store::AuthnStore`]) are group
+//!   committed (`group.rs`): concurrent ones share one transaction, one savepoint each, so a
+//!   failing one writes nothing and leaves the others alone, and each caller gets its answer
+//!   only after that transaction committed. Administrative writes keep a transaction each.
 //! - Error messages never contain bound values (sealed seeds, PIN verifiers, key hashes) or a
 //!   database password: constraint violations are recognised by their sqlx error kind and
 //!   described by the object concerned, and database messages that may echo input
@@ -47,9 +51,13 @@
 mod authn;
 mod codec;
 mod error;
+mod group;
 mod store;
 mod tx;
 
+pub use group::GroupCommitStats;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -59,6 +67,7 @@ use sqlx::{AnyPool, Executor};
 use latchkey_core::store::StoreError;
 
 use crate::error::map_db;
+use crate::group::Group;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -87,6 +96,8 @@ pub struct SqlStore {
     /// Reads. PostgreSQL: the same pool as `writer`.
     reader: AnyPool,
     backend: Backend,
+    /// The group-commit writer of authentication writes (`group.rs`).
+    group: Arc<Group>,
 }
 
 impl SqlStore {
@@ -161,6 +172,7 @@ impl SqlStore {
             writer,
             reader,
             backend: Backend::Sqlite,
+            group: Arc::new(Group::new(Backend::Sqlite)),
         })
     }
 
@@ -176,6 +188,7 @@ impl SqlStore {
             writer: pool.clone(),
             reader: pool,
             backend: Backend::Postgres,
+            group: Arc::new(Group::new(Backend::Postgres)),
         })
     }
 

@@ -1,5 +1,6 @@
-//! The one write pattern: open a transaction, append the audit record first (which locks the
-//! chain head), do the change, commit. Dropping an [`AuditedTx`] without committing rolls
+//! The write pattern of every writer but authentication (which is group committed, see
+//! `group.rs`): open a transaction, append the audit record first (which locks the chain
+//! head), do the change, commit. Dropping an [`AuditedTx`] without committing rolls
 //! everything back, so an error returned with `?` anywhere in between writes nothing.
 //!
 //! A change whose record depends on its result (the record says whether a failure locked the
@@ -17,7 +18,7 @@ use crate::SqlStore;
 use crate::codec::{self, AUDIT_COLS};
 use crate::error::map_db;
 
-fn chain_subject() -> String {
+pub(crate) fn chain_subject() -> String {
     "audit chain".to_owned()
 }
 
@@ -31,6 +32,10 @@ pub(crate) struct ReservedTx {
 
 impl ReservedTx {
     /// The connection to run the change on.
+    #[allow(
+        dead_code,
+        reason = "part of the write API of the store's other writers"
+    )]
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
@@ -45,6 +50,10 @@ impl ReservedTx {
     }
 
     /// Rolls everything back now (the sequence number is released with it).
+    #[allow(
+        dead_code,
+        reason = "part of the write API of the store's other writers"
+    )]
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
         self.tx
             .rollback()
@@ -75,6 +84,10 @@ impl AuditedTx {
     }
 
     /// Rolls the change and its record back now.
+    #[allow(
+        dead_code,
+        reason = "part of the write API of the store's other writers"
+    )]
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
         self.tx
             .rollback()
@@ -129,6 +142,23 @@ async fn write_record(
     prev_hash: String,
     d: &AuditDraft,
 ) -> Result<AuditRecord, StoreError> {
+    let record = insert_record(&mut *conn, seq, prev_hash, d).await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&record.hash)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| map_db(e, chain_subject, ""))?;
+    Ok(record)
+}
+
+/// Inserts record `seq` after `prev_hash`, leaving `audit_head` alone (the caller owns the
+/// head: [`write_record`] moves it per record, a group-commit batch once per batch).
+pub(crate) async fn insert_record(
+    conn: &mut AnyConnection,
+    seq: i64,
+    prev_hash: String,
+    d: &AuditDraft,
+) -> Result<AuditRecord, StoreError> {
     let hash = chain_hash(&prev_hash, seq, d);
     let insert = format!(
         "INSERT INTO audit_log ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -153,11 +183,6 @@ async fn write_record(
             )),
             other => other,
         })?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| map_db(e, chain_subject, ""))?;
     Ok(AuditRecord {
         seq,
         draft: d.clone(),

@@ -1,0 +1,387 @@
+//! Group commit: concurrent writes of authentication share one durable transaction.
+//!
+//! Every successful authentication changes state (the token's step, the counters) and appends
+//! an audit record, and its answer may only leave once that is on disk. One transaction per
+//! authentication means one `fsync` per authentication on SQLite (`synchronous=FULL`) and,
+//! on PostgreSQL, one commit per authentication while holding the audit head's row lock.
+//! Here a writer task owns the write path of these operations instead:
+//!
+//! - Callers send a boxed operation through a bounded channel ([`QUEUE`] entries; a full
+//!   channel makes callers wait) and await a oneshot answer.
+//! - The writer takes whatever is queued, up to the backend's batch cap ([`SQLITE_BATCH`],
+//!   [`POSTGRES_BATCH`]), without waiting for more: a lone request is committed at once.
+//! - One transaction per batch: `BEGIN` (`IMMEDIATE` on SQLite), the audit head read and
+//!   locked (`FOR UPDATE` on PostgreSQL: the same head-first lock order as every other
+//!   writer), then each operation inside `SAVEPOINT lk_op` … `RELEASE`, its audit records
+//!   appended one after the other from the head kept in memory, then the head written once,
+//!   then `COMMIT`.
+//! - An operation that fails is rolled back to its savepoint (its records too, and the
+//!   in-memory head goes back with it); the others of the batch are unaffected. An
+//!   operation that succeeds keeps every write it made: an operation that finds it has
+//!   nothing to do (a token use that lost the race) returns before writing.
+//! - Answers are sent only after `COMMIT` returned. If the batch itself fails (begin, the
+//!   head, a savepoint that cannot be rolled back, the commit), the whole batch is rolled
+//!   back and every operation in it gets an error: nothing it did is on disk.
+//! - An operation whose caller has gone away (its request was dropped) before the batch
+//!   starts is skipped and writes nothing.
+//!
+//! Other writers (administration, see `tx.rs`) keep their own transactions on the same writer
+//! pool; they serialise with the batches through that pool (SQLite: one connection) and
+//! through the audit head's lock (PostgreSQL).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use latchkey_core::audit::{AuditDraft, AuditRecord};
+use latchkey_core::store::StoreError;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::codec;
+use crate::error::map_db;
+use crate::tx::{chain_subject, insert_record};
+use crate::{Backend, SqlStore};
+
+/// Operations a batch holds at most on SQLite.
+pub(crate) const SQLITE_BATCH: usize = 128;
+/// Operations a batch holds at most on PostgreSQL: each operation is a subtransaction, and a
+/// transaction with more than 64 subtransactions overflows PostgreSQL's per-backend cache
+/// of them (`PGPROC_MAX_CACHED_SUBXIDS`), which slows every other session's snapshots.
+pub(crate) const POSTGRES_BATCH: usize = 64;
+/// Operations waiting for the writer at most; further callers wait to enqueue.
+pub(crate) const QUEUE: usize = 512;
+
+/// The future of one batched operation.
+pub(crate) type OpFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The batch's transaction as one operation sees it: a connection inside the operation's
+/// savepoint, and the audit chain to append to.
+pub(crate) struct BatchTx {
+    tx: Transaction<'static, Any>,
+    /// The chain's last sequence number and hash, including this batch's records so far.
+    seq: i64,
+    hash: String,
+}
+
+impl BatchTx {
+    /// The connection to run the operation's statements on.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Appends `d` to the audit chain after the batch's previous record.
+    pub(crate) async fn append(&mut self, d: &AuditDraft) -> Result<AuditRecord, StoreError> {
+        let seq = self
+            .seq
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Corrupt("audit sequence number overflow".to_owned()))?;
+        let record = insert_record(&mut self.tx, seq, self.hash.clone(), d).await?;
+        self.seq = seq;
+        self.hash.clone_from(&record.hash);
+        Ok(record)
+    }
+}
+
+/// Counters of the group-commit writer since the store was connected (all clones of a
+/// [`SqlStore`] share them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Batches run, committed or not.
+    pub batches: u64,
+    /// Operations run in them, including those that failed or found nothing to do.
+    pub operations: u64,
+    /// The most operations one batch held.
+    pub largest_batch: u64,
+    /// Batches that failed as a whole (every operation in them got an error).
+    pub failed_batches: u64,
+    /// Operations waiting for the writer right now.
+    pub queued: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    operations: AtomicU64,
+    largest_batch: AtomicU64,
+    failed_batches: AtomicU64,
+}
+
+/// A queued operation with its answer channel, its type erased.
+trait Job: Send {
+    /// The caller stopped waiting.
+    fn abandoned(&self) -> bool;
+    /// Runs the operation; `true` when it succeeded (its writes are to be kept).
+    fn run<'a>(
+        &'a mut self,
+        tx: &'a mut BatchTx,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+    /// Answers the caller once the batch ended: committed (`Ok`) or rolled back (`Err`).
+    fn finish(self: Box<Self>, batch: Result<(), &StoreError>);
+}
+
+struct Pending<T, F> {
+    op: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: for<'a> FnOnce(&'a mut BatchTx) -> OpFuture<'a, T> + Send + 'static,
+{
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    fn run<'a>(
+        &'a mut self,
+        tx: &'a mut BatchTx,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(op) = self.op.take() else {
+                return false;
+            };
+            let result = op(tx).await;
+            let ok = result.is_ok();
+            self.result = Some(result);
+            ok
+        })
+    }
+
+    fn finish(self: Box<Self>, batch: Result<(), &StoreError>) {
+        let answer = match (self.result, batch) {
+            // The operation's own failure (it was rolled back to its savepoint).
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            // Succeeded in a batch that did not commit, or not run at all: nothing of it is
+            // on disk.
+            (Some(Ok(_)) | None, Err(e)) => Err(copy_error(e)),
+            (None, Ok(())) => Err(StoreError::Backend(
+                "the operation was not run by its batch".to_owned(),
+            )),
+        };
+        // The caller may have gone away meanwhile; then nobody needs the answer.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The same error for another caller of the batch.
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+        StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+        StoreError::Backend(m) => StoreError::Backend(m.clone()),
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+    }
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Backend("the store's writer has stopped".to_owned())
+}
+
+/// How a backend runs batches.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    cap: usize,
+    begin: &'static str,
+    /// Reads the head and holds it for the batch.
+    lock_head: &'static str,
+}
+
+impl Plan {
+    fn of(backend: Backend) -> Plan {
+        match backend {
+            // `BEGIN IMMEDIATE` already holds the database's write lock.
+            Backend::Sqlite => Plan {
+                cap: SQLITE_BATCH,
+                begin: "BEGIN IMMEDIATE",
+                lock_head: "SELECT seq, hash FROM audit_head WHERE id = 1",
+            },
+            Backend::Postgres => Plan {
+                cap: POSTGRES_BATCH,
+                begin: "BEGIN",
+                lock_head: "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            },
+        }
+    }
+}
+
+/// The group-commit writer of one store (shared by its clones); started on first use.
+pub(crate) struct Group {
+    sender: OnceLock<mpsc::Sender<Box<dyn Job>>>,
+    counters: Arc<Counters>,
+    plan: Plan,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group")
+            .field("started", &self.sender.get().is_some())
+            .field("plan", &self.plan)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Group {
+    pub(crate) fn new(backend: Backend) -> Group {
+        Group {
+            sender: OnceLock::new(),
+            counters: Arc::default(),
+            plan: Plan::of(backend),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> GroupCommitStats {
+        let c = &self.counters;
+        GroupCommitStats {
+            batches: c.batches.load(Ordering::Relaxed),
+            operations: c.operations.load(Ordering::Relaxed),
+            largest_batch: c.largest_batch.load(Ordering::Relaxed),
+            failed_batches: c.failed_batches.load(Ordering::Relaxed),
+            queued: self.sender.get().map_or(0, |s| {
+                u64::try_from(s.max_capacity().saturating_sub(s.capacity())).unwrap_or(u64::MAX)
+            }),
+        }
+    }
+}
+
+impl SqlStore {
+    /// Runs `op` in the next group-commit batch and returns its result once the batch has
+    /// committed (an error if it did not).
+    ///
+    /// `op` runs inside its own savepoint: an `Err` rolls back everything it wrote (its audit
+    /// records included), an `Ok` keeps everything, so an operation that has nothing to do
+    /// must return before writing. `op` must not use the store's other write methods (the
+    /// batch holds the writer connection).
+    pub(crate) async fn batched<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut BatchTx) -> OpFuture<'a, T> + Send + 'static,
+    {
+        let sender = self.group_sender()?;
+        let (reply, answer) = oneshot::channel();
+        let job: Box<dyn Job> = Box::new(Pending {
+            op: Some(op),
+            result: None,
+            reply,
+        });
+        sender.send(job).await.map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
+    /// Counters of the group-commit writer (for tests, metrics and the curious).
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.group.stats()
+    }
+
+    /// The writer's queue, starting the writer on the current tokio runtime at first use.
+    fn group_sender(&self) -> Result<&mpsc::Sender<Box<dyn Job>>, StoreError> {
+        if let Some(s) = self.group.sender.get() {
+            return Ok(s);
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            StoreError::Backend("the store must be used on a tokio runtime".to_owned())
+        })?;
+        Ok(self.group.sender.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            runtime.spawn(writer(
+                self.writer.clone(),
+                self.group.plan,
+                Arc::clone(&self.group.counters),
+                receiver,
+            ));
+            sender
+        }))
+    }
+}
+
+/// The writer task: batch after batch until every sender is gone.
+async fn writer(
+    pool: AnyPool,
+    plan: Plan,
+    counters: Arc<Counters>,
+    mut queue: mpsc::Receiver<Box<dyn Job>>,
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(plan.cap);
+    // Waits for one operation, then takes what else is queued (up to the cap) at once.
+    while queue.recv_many(&mut batch, plan.cap).await > 0 {
+        batch.retain(|job| !job.abandoned());
+        if !batch.is_empty() {
+            let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            counters.operations.fetch_add(n, Ordering::Relaxed);
+            counters.largest_batch.fetch_max(n, Ordering::Relaxed);
+            let outcome = run_batch(&pool, plan, &mut batch).await;
+            if let Err(e) = &outcome {
+                counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, operations = n, "group commit batch rolled back");
+            }
+            for job in batch.drain(..) {
+                job.finish(outcome.as_ref().copied());
+            }
+        }
+        batch.clear();
+    }
+}
+
+async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), StoreError> {
+    conn.execute(sql)
+        .await
+        .map(|_| ())
+        .map_err(|e| map_db(e, || format!("group commit ({sql})"), ""))
+}
+
+/// One transaction for `jobs`; `Err` when it did not commit.
+async fn run_batch(
+    pool: &AnyPool,
+    plan: Plan,
+    jobs: &mut [Box<dyn Job>],
+) -> Result<(), StoreError> {
+    let mut tx = pool
+        .begin_with(plan.begin)
+        .await
+        .map_err(|e| map_db(e, || "begin transaction".to_owned(), ""))?;
+    let row = sqlx::query(plan.lock_head)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| map_db(e, chain_subject, ""))?
+        .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
+    let head = codec::audit_head(&row)?;
+    let start = head.seq;
+    let mut batch = BatchTx {
+        tx,
+        seq: head.seq,
+        hash: head.hash,
+    };
+    for job in jobs.iter_mut() {
+        exec(batch.conn(), "SAVEPOINT lk_op").await?;
+        let (seq, hash) = (batch.seq, batch.hash.clone());
+        if job.run(&mut batch).await {
+            exec(batch.conn(), "RELEASE SAVEPOINT lk_op").await?;
+        } else {
+            // A savepoint that cannot be rolled back (SQLite rolls the whole transaction
+            // back on some errors) fails the batch: nothing of it is kept.
+            exec(batch.conn(), "ROLLBACK TO SAVEPOINT lk_op").await?;
+            exec(batch.conn(), "RELEASE SAVEPOINT lk_op").await?;
+            batch.seq = seq;
+            batch.hash = hash;
+        }
+    }
+    if batch.seq != start {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(batch.seq)
+            .bind(&batch.hash)
+            .execute(&mut *batch.tx)
+            .await
+            .map_err(|e| map_db(e, chain_subject, ""))?;
+    }
+    batch
+        .tx
+        .commit()
+        .await
+        .map_err(|e| map_db(e, || "commit".to_owned(), ""))
+}
