@@ -12,13 +12,18 @@
 #   LATCHKEY_VENV   Python venv for test helpers (default /opt/latchkey-venv)
 #   PG_BIN          PostgreSQL binaries dir (default /usr/lib/postgresql/15/bin)
 #   PYTHON          interpreter for the venv (default /usr/bin/python3, else python3)
+#   LATCHKEY_SKIP_CARGO_FUZZ=1  do not install cargo-fuzz (the fuzz step of test.sh then skips)
 set -euo pipefail
 
 # ---- what the tests need (extend these lists; keep them one variable each) ----
-APT_PACKAGES="oathtool openssl"
-# e.g. later: APT_PACKAGES="oathtool freeradius-utils pamtester libpam-radius-auth"
+# RADIUS: radclient/radtest (freeradius-utils), pam_radius_auth + pamtester for the PAM login.
+# SMS: Kannel's bearerbox/smsbox (kannel) and its fake SMSC (kannel-extras), started by
+# scripts/kannel-standin.sh on free ports; the system kannel service is not used.
+APT_PACKAGES="oathtool openssl freeradius-utils libpam-radius-auth pamtester kannel kannel-extras"
 PG_PACKAGE="postgresql-15"          # only installed if $PG_BIN/initdb is missing
-PIP_PACKAGES="pyotp"
+PIP_PACKAGES="pyotp pyrad"
+# cargo-fuzz (crates.io) runs the RADIUS codec fuzz target; `cargo install` builds it once.
+CARGO_FUZZ_VERSION="0.13.2"
 # -------------------------------------------------------------------------------
 
 LATCHKEY_VENV=${LATCHKEY_VENV:-/opt/latchkey-venv}
@@ -96,6 +101,24 @@ else
   problems+=("python venv missing; run: $PYTHON -m venv $LATCHKEY_VENV && $LATCHKEY_VENV/bin/pip install $PIP_PACKAGES   (or set LATCHKEY_VENV to a writable path)")
 fi
 
+# ---- cargo-fuzz ----
+# Installed for whoever runs this (it lands in ~/.cargo/bin, no root needed); skipped when a
+# cargo-fuzz is already there.
+if [ "${LATCHKEY_SKIP_CARGO_FUZZ:-}" = "1" ]; then
+  :
+elif cargo fuzz --version >/dev/null 2>&1; then
+  :
+elif command -v cargo >/dev/null 2>&1; then
+  log "cargo install cargo-fuzz@$CARGO_FUZZ_VERSION --locked (once; a few minutes)"
+  if cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked >&2 </dev/null; then
+    installed+=("cargo-fuzz")
+  else
+    problems+=("cargo install cargo-fuzz --locked failed")
+  fi
+else
+  problems+=("cargo not found: cannot install cargo-fuzz")
+fi
+
 # ---- final checks ----
 for p in "${want[@]}"; do
   if [ "$is_root" -eq 1 ] && ! pkg_installed "$p"; then problems+=("apt package $p not installed"); fi
@@ -107,7 +130,7 @@ if [ "${#problems[@]}" -gt 0 ]; then
   exit 1
 fi
 
-present="apt: ${want[*]}; postgres: $PG_BIN; venv: $LATCHKEY_VENV ($PIP_PACKAGES)"
+present="apt: ${want[*]}; postgres: $PG_BIN; venv: $LATCHKEY_VENV ($PIP_PACKAGES); cargo-fuzz"
 if [ "${#installed[@]}" -gt 0 ]; then
   echo "install-test-deps: installed ${installed[*]} | present: $present"
 else

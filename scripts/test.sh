@@ -5,6 +5,7 @@
 #
 # Steps: install test deps -> venv on PATH -> cargo fmt --check -> cargo clippy -D warnings
 #        -> PostgreSQL (given or throwaway) -> cargo test --workspace --locked
+#        -> cargo fuzz: each target of fuzz/ for a bounded time
 #
 # Environment knobs:
 #   LATCHKEY_SKIP_LINT=1     skip cargo fmt / cargo clippy (quick local runs)
@@ -13,7 +14,9 @@
 #   PG_BIN=DIR               PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 #   CI=true                  sets CARGO_TERM_COLOR=never and LATCHKEY_REQUIRE_TOOLS=1
 #   LATCHKEY_REQUIRE_TOOLS=1 tests fail (not skip) when an external tool (oathtool,
-#                            postgres, ...) is missing; forced on when CI=true
+#                            postgres, radclient, pyrad, pamtester, cargo-fuzz ...) is
+#                            missing; forced on when CI=true
+#   LATCHKEY_FUZZ_SECONDS=N  seconds per fuzz target (default 60; 0 skips fuzzing)
 # Exported to tests: LATCHKEY_TEST_POSTGRES_URL, LATCHKEY_VENV, PATH (venv bin first).
 set -euo pipefail
 
@@ -24,9 +27,11 @@ START=$SECONDS
 PG_DIR=""
 step() { echo; echo "==> $*"; }
 
+FUZZ_DIR=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [ -n "$FUZZ_DIR" ]; then rm -rf "$FUZZ_DIR"; fi
   if [ -n "$PG_DIR" ]; then
     bash "$ROOT/scripts/pg-throwaway.sh" stop "$PG_DIR" || true
     rm -rf "$PG_DIR"
@@ -91,3 +96,28 @@ cargo test --workspace --locked "$@" 2>&1 | tee "$TEST_LOG"
 # Sum cargo's per-binary summaries into one closing line that counts every test run.
 TOTALS=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } } END { printf "%d passed, %d failed, %d skipped", p, f, s }' "$TEST_LOG")
 rm -f "$TEST_LOG"
+
+# Fuzzing (cargo-fuzz, libFuzzer). The pinned toolchain is stable; cargo-fuzz needs nightly
+# flags (-Zsanitizer), which RUSTC_BOOTSTRAP=1 unlocks on it. New inputs go to a temporary
+# corpus, so the committed seeds in fuzz/corpus/ stay as they are; a crash fails the run and
+# leaves its input where the output says (add it to fuzz/corpus/<target>/ once fixed).
+FUZZ_SECONDS=${LATCHKEY_FUZZ_SECONDS:-60}
+if [ "$FUZZ_SECONDS" = "0" ]; then
+  step "fuzzing skipped (LATCHKEY_FUZZ_SECONDS=0)"
+elif ! cargo fuzz --version >/dev/null 2>&1; then
+  if [ "${LATCHKEY_REQUIRE_TOOLS:-}" = "1" ]; then
+    echo "cargo-fuzz is required (LATCHKEY_REQUIRE_TOOLS=1) but not installed; run scripts/install-test-deps.sh" >&2
+    exit 1
+  fi
+  step "fuzzing skipped: cargo-fuzz not installed (scripts/install-test-deps.sh installs it)"
+else
+  FUZZ_DIR=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-fuzz.XXXXXX")
+  for target in radius_codec; do
+    step "cargo fuzz run $target for ${FUZZ_SECONDS} s"
+    mkdir -p "$FUZZ_DIR/$target"
+    (cd "$ROOT/fuzz" && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" \
+        "$FUZZ_DIR/$target" "corpus/$target" -- \
+        -max_total_time="$FUZZ_SECONDS" -artifact_prefix="$FUZZ_DIR/" -print_final_stats=1) \
+      || { echo "fuzz target $target failed; inputs in $FUZZ_DIR" >&2; FUZZ_DIR=""; exit 1; }
+  done
+fi

@@ -4,6 +4,7 @@
 //! Everything started here is recorded in [`Cluster`] as soon as it exists, so
 //! [`Cluster::shutdown`] can undo it after an error half-way through a start.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -21,6 +22,8 @@ pub struct Node {
     pub pid: u32,
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
+    /// RADIUS address (UDP), when the server has one.
+    pub radius: Option<SocketAddr>,
     /// Its data directory.
     pub data_dir: PathBuf,
     /// Where its standard error goes.
@@ -214,6 +217,8 @@ fn spawn(o: &StartOptions<'_>, data_dir: &Path, log: &Path, db: Option<&str>) ->
         .arg(data_dir)
         .arg("serve")
         .arg("--http-listen")
+        .arg("127.0.0.1:0")
+        .arg("--radius-listen")
         .arg("127.0.0.1:0");
     if let Some(db) = db {
         cmd.arg("--database-url").arg(db);
@@ -239,6 +244,7 @@ fn spawn(o: &StartOptions<'_>, data_dir: &Path, log: &Path, db: Option<&str>) ->
         child,
         pid,
         url: String::new(),
+        radius: None,
         data_dir: data_dir.to_owned(),
         log: log.to_owned(),
     })
@@ -265,6 +271,10 @@ async fn wait_ready(node: &mut Node) -> Result<()> {
             && let Some(url) = v.get("url").and_then(|u| u.as_str())
         {
             url.trim_end_matches('/').clone_into(&mut node.url);
+            node.radius = v
+                .get("radius")
+                .and_then(|r| r.as_str())
+                .and_then(|r| r.parse().ok());
         }
         if !node.url.is_empty()
             && let Ok(r) = client.get(format!("{}/healthz", node.url)).send().await

@@ -6,6 +6,7 @@
 //! is fresh: any answer other than `SUCCESS` there is a finding, not load.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use latchkey_proto::authn::{AuthnResponse, AuthnResult, InitializeRequest};
 use reqwest::{Client, RequestBuilder};
 
 use crate::provision::{BenchUser, FAILURE_CAP};
+use crate::radius::{Ask, Heard, RadiusClient};
 use crate::stats::Tally;
 
 /// Where the load goes.
@@ -25,6 +27,10 @@ pub struct Target {
     pub nodes: Vec<String>,
     /// The REST agent's API key.
     pub api_key: String,
+    /// RADIUS addresses of the nodes (same order as `nodes`); empty without RADIUS.
+    pub radius: Vec<SocketAddr>,
+    /// The RADIUS client's shared secret.
+    pub radius_secret: String,
 }
 
 /// What a phase sends.
@@ -36,6 +42,22 @@ pub enum Kind {
     Success,
     /// A wrong code for an existing user: `FAIL` expected.
     Fail,
+    /// RADIUS Status-Server: the UDP stack with no work behind it; Access-Accept expected.
+    RadiusStatus,
+    /// RADIUS Access-Request with a fresh valid passcode: Access-Accept expected.
+    RadiusSuccess,
+}
+
+impl Kind {
+    fn is_radius(self) -> bool {
+        matches!(self, Kind::RadiusStatus | Kind::RadiusSuccess)
+    }
+}
+
+/// A request ready to be sent.
+enum Prepared {
+    Http(RequestBuilder),
+    Radius(crate::radius::Prepared),
 }
 
 /// One phase.
@@ -133,6 +155,17 @@ struct TaskCtx {
 impl TaskCtx {
     async fn run(self, mut users: Vec<BenchUser>) -> (Tally, Vec<BenchUser>) {
         let mut tally = Tally::with_capacity(16 * 1024);
+        let mut radius = None;
+        if self.kind.is_radius() {
+            match RadiusClient::new().await {
+                Ok(c) => radius = Some(c),
+                Err(e) => {
+                    tally.error(format!("RADIUS socket: {e}"));
+                    return (tally, users);
+                }
+            }
+        }
+        let secret = self.target.radius_secret.as_bytes();
         let mut rr = self.first_node;
         let mut next_user = 0usize;
         loop {
@@ -165,20 +198,27 @@ impl TaskCtx {
                 .copied()
                 .unwrap_or(0);
             rr += 1;
-            let base = self.target.nodes.get(node).map_or("", String::as_str);
-            let req = match self.kind {
-                Kind::Health => self.target.client.get(format!("{base}/healthz")),
-                Kind::Success | Kind::Fail => {
-                    let Some((login, passcode)) =
-                        self.passcode(&mut users, &mut next_user, &mut tally)
-                    else {
-                        break;
-                    };
-                    self.authn(base, login, passcode)
-                }
+            let Some(req) = self.prepare(
+                node,
+                radius.as_mut(),
+                &mut users,
+                &mut next_user,
+                &mut tally,
+            ) else {
+                break;
             };
             let sent = Instant::now();
-            let answer = send(req, self.kind).await;
+            let answer = match (req, radius.as_mut()) {
+                (Prepared::Http(r), _) => send(r, self.kind).await,
+                (Prepared::Radius(p), Some(c)) => match c.exchange(&p, secret).await {
+                    Heard::Reply(code) if code == latchkey_radius::codec::Code::ACCESS_ACCEPT => {
+                        Answer::Expected
+                    }
+                    Heard::Reply(code) => Answer::Unexpected(format!("{code:?}")),
+                    Heard::Nothing(e) => Answer::Transport(e),
+                },
+                (Prepared::Radius(_), None) => Answer::Transport("no RADIUS socket".to_owned()),
+            };
             let done = Instant::now();
             match answer {
                 Answer::Expected => {
@@ -201,6 +241,50 @@ impl TaskCtx {
         (tally, users)
     }
 
+    /// The next request to `node`; `None` when this task has nothing left to send (an error
+    /// is then in the tally).
+    fn prepare(
+        &self,
+        node: usize,
+        radius: Option<&mut RadiusClient>,
+        users: &mut [BenchUser],
+        next_user: &mut usize,
+        tally: &mut Tally,
+    ) -> Option<Prepared> {
+        let base = self.target.nodes.get(node).map_or("", String::as_str);
+        let secret = self.target.radius_secret.as_bytes();
+        let prepared = match (self.kind, radius, self.target.radius.get(node)) {
+            (Kind::Health, _, _) => {
+                return Some(Prepared::Http(
+                    self.target.client.get(format!("{base}/healthz")),
+                ));
+            }
+            (Kind::Success | Kind::Fail, _, _) => {
+                let (login, passcode) = self.passcode(users, next_user, tally)?;
+                return Some(Prepared::Http(self.authn(base, login, passcode)));
+            }
+            (Kind::RadiusStatus, Some(c), Some(&to)) => c.prepare(to, secret, &Ask::Status),
+            (Kind::RadiusSuccess, Some(c), Some(&to)) => {
+                let (login, passcode) = self.passcode(users, next_user, tally)?;
+                let ask = Ask::Access {
+                    user: &login,
+                    password: &passcode,
+                };
+                c.prepare(to, secret, &ask)
+            }
+            (Kind::RadiusStatus | Kind::RadiusSuccess, _, _) => {
+                Err("the node has no RADIUS address".to_owned())
+            }
+        };
+        match prepared {
+            Ok(p) => Some(Prepared::Radius(p)),
+            Err(e) => {
+                tally.error(e);
+                None
+            }
+        }
+    }
+
     /// The user and passcode of the next request, moving `next` past that user; `None` when
     /// this task has nothing left to send (no users, or all at the failure cap).
     fn passcode(
@@ -215,7 +299,7 @@ impl TaskCtx {
             *next = i + 1;
             let u = users.get_mut(i)?;
             match self.kind {
-                Kind::Success => match u.next_passcode() {
+                Kind::Success | Kind::RadiusSuccess => match u.next_passcode() {
                     Ok(p) => return Some((u.login.clone(), p)),
                     Err(e) => {
                         tally.error(format!("computing a code: {e}"));
@@ -268,8 +352,8 @@ async fn send(req: RequestBuilder, kind: Kind) -> Answer {
         return Answer::HttpError(format!("HTTP {status}: {text}"));
     }
     let want = match kind {
-        Kind::Health => return Answer::Expected,
-        Kind::Success => AuthnResult::Success,
+        Kind::Health | Kind::RadiusStatus => return Answer::Expected,
+        Kind::Success | Kind::RadiusSuccess => AuthnResult::Success,
         Kind::Fail => AuthnResult::Fail,
     };
     match serde_json::from_slice::<AuthnResponse>(&body) {

@@ -2,13 +2,15 @@
 //! on one PostgreSQL database), provisions users with HOTP tokens and a REST agent through the
 //! admin API, then measures, from this process, the throughput and latency of successful and
 //! failing authentications next to an empty endpoint of the same HTTP stack, so the ratio
-//! means something on a noisy machine. See `docs/benchmarks.md`.
+//! means something on a noisy machine; and the same for RADIUS (Access-Requests next to
+//! Status-Server) against the same server in the same run. See `docs/benchmarks.md`.
 //!
 //! It only talks to servers it started, on loopback, and every loop is bounded in time.
 
 mod cluster;
 mod load;
 mod provision;
+mod radius;
 mod report;
 mod stats;
 
@@ -72,6 +74,9 @@ struct Args {
     /// Log level for the servers (`LATCHKEY_LOG_LEVEL`); default: the server's own default.
     #[arg(long)]
     server_log_level: Option<String>,
+    /// Skip the RADIUS phases (for a server built without RADIUS).
+    #[arg(long)]
+    no_radius: bool,
 }
 
 impl Args {
@@ -208,6 +213,11 @@ fn plan(kind: Kind, secs: u64, nodes: Vec<usize>, rate: Option<f64>) -> Plan {
     }
 }
 
+/// Name of the RADIUS Status-Server phase.
+const RADIUS_EMPTY: &str = "radius Status-Server";
+/// Name of the RADIUS Access-Request phase.
+const RADIUS_SUCCESS: &str = "radius Access-Accept";
+
 /// Runs the benchmark; returns the number of correctness findings.
 async fn run(args: &Args, cluster: &mut Cluster) -> Result<u64> {
     args.check()?;
@@ -275,10 +285,31 @@ async fn setup(
     let api_key = provision::agent(&admin)
         .await
         .context("creating the agent")?;
+    let radius: Vec<std::net::SocketAddr> = if args.no_radius {
+        Vec::new()
+    } else {
+        cluster
+            .nodes
+            .iter()
+            .map(|n| n.radius)
+            .collect::<Option<Vec<_>>>()
+            .context(
+                "a server did not name a RADIUS address in server.json: rebuild it, or pass \
+                 --no-radius",
+            )?
+    };
+    let radius_secret = hex::encode(rand::random::<[u8; 16]>());
+    if !radius.is_empty() {
+        provision::radius_agent(&admin, &radius_secret)
+            .await
+            .context("creating the RADIUS client")?;
+    }
     let target = Arc::new(Target {
         client,
         nodes: urls,
         api_key,
+        radius,
+        radius_secret,
     });
     probe(&target).await?;
 
@@ -323,6 +354,15 @@ async fn measure(b: &mut Bench<'_>, backend: &str) -> Result<u64> {
     };
     let p = plan(Kind::Success, secs, all.clone(), None);
     b.phase(success, p, true).await?;
+    let radius = if b.target.radius.is_empty() {
+        None
+    } else {
+        let p = plan(Kind::RadiusStatus, secs, all.clone(), None);
+        b.phase(RADIUS_EMPTY, p, true).await?;
+        let p = plan(Kind::RadiusSuccess, secs, all.clone(), None);
+        b.phase(RADIUS_SUCCESS, p, true).await?;
+        Some((RADIUS_EMPTY, RADIUS_SUCCESS))
+    };
     // Before the failing phase, so no user carries failures into it.
     let half = if b.args.latency_at_half {
         let rate = b
@@ -364,12 +404,13 @@ async fn measure(b: &mut Bench<'_>, backend: &str) -> Result<u64> {
             success_one: one_node,
             half,
             replay: replay.as_ref(),
+            radius,
         },
     );
     let unexpected: u64 = b
         .results
         .iter()
-        .filter(|r| r.name.starts_with("success"))
+        .filter(|r| r.name.starts_with("success") || r.name == RADIUS_SUCCESS)
         .map(|r| r.tally.unexpected)
         .sum();
     let double = replay.as_ref().map_or(0, |r| r.double as u64);

@@ -139,6 +139,20 @@ pub async fn agent(admin: &Admin) -> Result<String> {
         .context("the server returned no API key for a REST agent")
 }
 
+/// Registers the RADIUS client for 127.0.0.1 with `secret` (Message-Authenticator required).
+pub async fn radius_agent(admin: &Admin, secret: &str) -> Result<()> {
+    let body = CreateAgent {
+        name: "bench-radius".to_owned(),
+        kind: AgentKind::Radius,
+        domain: None,
+        address: Some("127.0.0.1/32".to_owned()),
+        secret: Some(secret.to_owned()),
+        require_message_authenticator: Some(true),
+    };
+    admin.call(Method::POST, "/agents", &body).await?;
+    Ok(())
+}
+
 /// Creates `n` users, each with an imported HOTP token (and a PIN with `pin`), `parallel`
 /// at a time. Returns them in login order and the time it took.
 pub async fn users(

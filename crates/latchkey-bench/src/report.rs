@@ -76,6 +76,8 @@ pub struct Context<'a> {
     pub half: Option<&'a str>,
     /// The replay check, when run.
     pub replay: Option<&'a Replay>,
+    /// Names of the RADIUS Status-Server and Access-Request phases, when run.
+    pub radius: Option<(&'a str, &'a str)>,
 }
 
 /// The summary table and the target lines.
@@ -162,6 +164,24 @@ fn targets(results: &[PhaseResult], c: &Context<'_>) {
             all.ok_rate(),
             one.ok_rate(),
             verdict(ratio > 1.0)
+        );
+    }
+    if let Some((empty, success)) = c.radius
+        && let (Some(e), Some(s), Some(rest)) = (find(empty), find(success), find(c.success))
+    {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        println!(
+            "RADIUS: {:.1} Access-Accept/s = {:.2}x the REST {:.1} SUCCESS/s, {:.3} of RADIUS \
+             Status-Server {:.1}/s; p50 {} ms, p99 {} ms (REST p50 {} ms, p99 {} ms)",
+            s.ok_rate(),
+            ratio(s.ok_rate(), rest.ok_rate()),
+            rest.ok_rate(),
+            ratio(s.ok_rate(), e.ok_rate()),
+            e.ok_rate(),
+            ms(s.tally.latency.quantile(0.50)),
+            ms(s.tally.latency.quantile(0.99)),
+            ms(rest.tally.latency.quantile(0.50)),
+            ms(rest.tally.latency.quantile(0.99)),
         );
     }
     if let Some(r) = c.replay {

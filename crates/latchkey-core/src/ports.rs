@@ -86,3 +86,62 @@ impl RngCore for EntropyRng<'_> {
 }
 
 impl CryptoRng for EntropyRng<'_> {}
+
+/// The phone channel of an on-demand code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhoneChannel {
+    /// A text message.
+    Sms,
+    /// A voice call that reads the digits.
+    Voice,
+}
+
+/// A one-time code to deliver to a user's phone. The messenger renders the text (SMS
+/// template, spoken digits) and never logs the code.
+#[derive(Clone, Debug)]
+pub struct PhoneMessage {
+    /// SMS or voice.
+    pub channel: PhoneChannel,
+    /// Destination in E.164 form.
+    pub to: String,
+    /// The code (digits).
+    pub code: latchkey_crypto::secret::SecretString,
+    /// How long the code is valid, in minutes (for the text).
+    pub valid_minutes: u32,
+}
+
+/// One provider's attempt at delivering a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// Provider name as configured.
+    pub provider: String,
+    /// The provider accepted the message.
+    pub ok: bool,
+    /// A failure worth retrying or failing over (timeouts, 5xx, connection errors).
+    pub transient: bool,
+    /// What happened, for the delivery record (status, provider message id); never the code
+    /// or a credential.
+    pub detail: String,
+}
+
+/// The outcome of delivering one message: every attempt, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Attempts, in order.
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+impl Delivery {
+    /// Whether some provider accepted the message.
+    pub fn delivered(&self) -> bool {
+        self.attempts.iter().any(|a| a.ok)
+    }
+}
+
+/// Sends on-demand codes by SMS or voice through the configured providers, in order, with
+/// fail-over and retries of transient failures.
+#[async_trait::async_trait]
+pub trait Messenger: Send + Sync {
+    /// Delivers one message; never fails as a call, the attempts say what happened.
+    async fn deliver(&self, m: &PhoneMessage) -> Delivery;
+}
