@@ -50,6 +50,21 @@ impl AuditDraft {
         self
     }
 
+    /// Adds one key to the details (which become an object if they were not one).
+    #[must_use]
+    pub fn with_field(mut self, key: &str, value: serde_json::Value) -> Self {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&self.detail).unwrap_or_else(|_| serde_json::json!({}));
+        match v.as_object_mut() {
+            Some(o) => {
+                o.insert(key.to_owned(), value);
+            }
+            None => v = serde_json::json!({ key: value }),
+        }
+        self.detail = v.to_string();
+        self
+    }
+
     /// Sets the outcome.
     #[must_use]
     pub fn with_outcome(mut self, outcome: &str) -> Self {

@@ -14,6 +14,8 @@ pub mod admin;
 pub mod audit;
 pub mod authn;
 pub mod authz;
+pub mod delivery;
+pub mod emergency;
 pub mod error;
 pub mod ids;
 pub mod model;

@@ -13,6 +13,11 @@ use async_trait::async_trait;
 use latchkey_proto::policy::{PolicyKind, PolicyValue};
 
 use crate::audit::{AuditDraft, AuditHead, AuditRecord};
+use crate::delivery::{LimitHit, NewDelivery, SendLimits};
+use crate::emergency::{
+    Eac, EmergencyUse, NewNotice, NewOnlineEmergency, Notice, OfflineEmergency, OfflineOwner,
+    OnlineEmergency,
+};
 use crate::ids::{AdminId, AgentId, DomainId, TokenId, UserId};
 use crate::model::{
     Admin, Agent, Domain, NewAdmin, NewAgent, NewDomain, NewToken, NewUser, Token, User,
@@ -59,6 +64,8 @@ pub enum SealedKind {
     AgentSecret,
     /// `secrets.value_sealed`, bound to `secret:NAME`.
     Secret,
+    /// `offline_emergency.value_sealed`, bound by [`crate::emergency::offline_aad`].
+    OfflineEmergency,
 }
 
 /// The storage port.
@@ -165,6 +172,125 @@ pub trait Store: Send + Sync {
         items: &[SealedItem],
         audit: &AuditDraft,
     ) -> Result<(), StoreError>;
+
+    // ----- emergency access -----
+
+    /// A token's online emergency access with all its codes.
+    async fn find_online_emergency(
+        &self,
+        token: TokenId,
+    ) -> Result<Option<OnlineEmergency>, StoreError>;
+    /// The online emergency access of every token assigned to `user`.
+    async fn list_online_emergencies(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<OnlineEmergency>, StoreError>;
+    /// Replaces a token's online emergency access (and its codes) with `e`, queueing the
+    /// notice, in one transaction with the audit record.
+    async fn put_online_emergency(
+        &self,
+        e: &NewOnlineEmergency,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Ends a token's online emergency access; `false` (and nothing written) if it had none.
+    async fn end_online_emergency(
+        &self,
+        token: TokenId,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError>;
+    /// Records a successful use of an emergency credential: marks a one-time code used (only
+    /// if it was unused: `false` and nothing written when another request used it first),
+    /// resets the user's and the token's failure counters, queues the notice.
+    async fn commit_emergency_use(
+        &self,
+        u: &EmergencyUse,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError>;
+    /// An offline emergency value.
+    async fn find_offline_emergency(
+        &self,
+        owner: OfflineOwner,
+    ) -> Result<Option<OfflineEmergency>, StoreError>;
+    /// The user's offline emergency passcode and the tokencodes of the tokens assigned to them.
+    async fn list_offline_emergencies(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<OfflineEmergency>, StoreError>;
+    /// Stores a new value of an offline emergency value: inserted when `replaces` is `None`
+    /// and there is none yet, or replacing generation `replaces`. `false` (and nothing
+    /// written) when another request stored one first.
+    async fn put_offline_emergency(
+        &self,
+        e: &OfflineEmergency,
+        replaces: Option<i64>,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError>;
+    /// Sets "use offline code for online access" of a token's offline emergency tokencode.
+    async fn set_offline_online_use(
+        &self,
+        token: TokenId,
+        on: bool,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// The user's emergency access code, if any.
+    async fn find_eac(&self, user: UserId) -> Result<Option<Eac>, StoreError>;
+    /// Stores a user's emergency access code, replacing any previous one.
+    async fn put_eac(
+        &self,
+        e: &Eac,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Records a successful use of emergency access code `id`: a one-time code is marked used
+    /// only if still unused (`false` and nothing written otherwise); the user's failure
+    /// counters reset.
+    async fn commit_eac_use(
+        &self,
+        user: UserId,
+        id: &str,
+        one_time: bool,
+        now: i64,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError>;
+    /// Removes a user's emergency access code; `false` (nothing written) if there was none.
+    async fn delete_eac(&self, user: UserId, audit: &AuditDraft) -> Result<bool, StoreError>;
+    /// Reserves an on-demand code send if no limit is exceeded, appending `audit` either way
+    /// (the store sets its outcome to the refusing limit): the delivery id, or the limit hit.
+    async fn reserve_delivery(
+        &self,
+        d: &NewDelivery,
+        limits: &SendLimits,
+        audit: &AuditDraft,
+    ) -> Result<Result<i64, LimitHit>, StoreError>;
+    /// Records how a reserved send went (`attempts` is the JSON list of provider attempts).
+    async fn record_delivery(
+        &self,
+        id: i64,
+        delivered: bool,
+        attempts: &str,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Records a successful authentication that uses up nothing (an SMS or voice code, whose
+    /// attempt is already taken): resets the user's failure counters with the audit record.
+    async fn commit_success(&self, user: UserId, audit: &AuditDraft) -> Result<(), StoreError>;
+    /// Appends an audit record and queues a notice in one transaction.
+    async fn audit_with_notice(
+        &self,
+        notice: &NewNotice,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Queued notifications, newest first, at most `limit`; only for users in `domains` when
+    /// given, only for `user` when given.
+    async fn list_notices(
+        &self,
+        domains: Option<&[DomainId]>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Notice>, StoreError>;
 
     // ----- audit -----
 

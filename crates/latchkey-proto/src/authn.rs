@@ -72,6 +72,14 @@ pub enum ChallengeKind {
     NextTokencode,
     /// Wait for the tokencode to change and type a full passcode (PIN and tokencode).
     NextPasscode,
+    /// Cloud channel: type the code the authenticator app shows.
+    AuthenticatorCode,
+    /// Cloud channel: type the code sent by SMS.
+    SmsCode,
+    /// Cloud channel: type the code read out by the phone call.
+    VoiceCode,
+    /// Cloud channel: type the emergency access code from the help desk.
+    EmergencyAccessCode,
 }
 
 /// A challenge.

@@ -10,6 +10,8 @@
 
 pub mod admin;
 pub mod authn;
+pub mod cloud;
+pub mod emergency;
 pub mod error;
 pub mod policy;
 

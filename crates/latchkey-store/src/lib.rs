@@ -50,6 +50,8 @@
 
 mod authn;
 mod codec;
+mod delivery;
+mod emergency;
 mod error;
 mod group;
 mod store;

@@ -3,6 +3,11 @@
 use async_trait::async_trait;
 use latchkey_core::admin::{agent_secret_aad, secret_aad, seed_aad};
 use latchkey_core::audit::{AuditDraft, AuditHead, AuditRecord};
+use latchkey_core::delivery::{LimitHit, NewDelivery, SendLimits};
+use latchkey_core::emergency::{
+    Eac, EmergencyUse, NewNotice, NewOnlineEmergency, Notice, OfflineEmergency, OfflineOwner,
+    OnlineEmergency, offline_aad,
+};
 use latchkey_core::ids::{AdminId, AgentId, DomainId, TokenId, UserId};
 use latchkey_core::model::{
     Admin, Agent, Domain, NewAdmin, NewAgent, NewDomain, NewToken, NewUser, Token, User,
@@ -17,6 +22,7 @@ use crate::codec::{
     self, ADMIN_COLS, AGENT_COLS, AUDIT_COLS, DOMAIN_COLS, TOKEN_COLS, USER_COLS, bool_int,
     counter_int, enum_text, get, phones_json, policy_column, policy_columns, policy_json,
 };
+use crate::emergency::clear_token_emergency;
 use crate::error::map_db;
 
 /// Longest id list sent as an `IN (…)` list; longer filters are applied after reading.
@@ -44,6 +50,19 @@ fn placeholders(from: usize, n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The associated data of an `offline_emergency` row (owner columns and generation).
+fn offline_binding(row: &AnyRow) -> Result<Vec<u8>, StoreError> {
+    const T: &str = "offline_emergency";
+    let user: Option<i64> = get(row, T, "user_id")?;
+    let token: Option<i64> = get(row, T, "token_id")?;
+    let owner = match (user, token) {
+        (Some(u), None) => OfflineOwner::User(UserId(u)),
+        (None, Some(t)) => OfflineOwner::Token(TokenId(t)),
+        _ => return Err(StoreError::Corrupt("offline_emergency owner".to_owned())),
+    };
+    Ok(offline_aad(owner, get(row, T, "generation")?))
 }
 
 /// The error for an update or delete that matched no row.
@@ -358,6 +377,17 @@ impl Store for SqlStore {
 
     async fn update_token_admin(&self, t: &Token, audit: &AuditDraft) -> Result<(), StoreError> {
         let mut tx = self.begin_audited(audit).await?;
+        let owner = sqlx::query("SELECT user_id FROM tokens WHERE id = $1")
+            .bind(t.id.0)
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(|e| map_db(e, || format!("token {:?}", t.serial), ""))?
+            .ok_or_else(|| missing("token", t.id.0))?;
+        let old_user: Option<i64> = get(&owner, "tokens", "user_id")?;
+        if old_user != t.user_id.map(|u| u.0) {
+            // The emergency credentials were the previous owner's.
+            clear_token_emergency(tx.conn(), t.id).await?;
+        }
         let done = sqlx::query(
             "UPDATE tokens SET domain_id = $1, user_id = $2, enabled = $3, pin_verifier = $4, \
              new_pin_required = $5 WHERE id = $6",
@@ -605,6 +635,20 @@ impl Store for SqlStore {
                 sealed: get(&row, "secrets", "value_sealed")?,
             });
         }
+        for row in read(
+            "SELECT id, user_id, token_id, generation, value_sealed FROM offline_emergency \
+             ORDER BY id",
+            "offline_emergency",
+        )
+        .await?
+        {
+            out.push(SealedItem {
+                kind: SealedKind::OfflineEmergency,
+                id: get(&row, "offline_emergency", "id")?,
+                aad: offline_binding(&row)?,
+                sealed: get(&row, "offline_emergency", "value_sealed")?,
+            });
+        }
         Ok(out)
     }
 
@@ -615,6 +659,26 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_audited(audit).await?;
         for item in items {
+            if item.kind == SealedKind::OfflineEmergency {
+                // Bound to owner and generation: a value reset meanwhile is refused.
+                let row = sqlx::query(
+                    "UPDATE offline_emergency SET value_sealed = $1 WHERE id = $2 \
+                     RETURNING user_id, token_id, generation",
+                )
+                .bind(item.sealed.as_slice())
+                .bind(item.id)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(|e| map_db(e, || format!("offline emergency value #{}", item.id), ""))?
+                .ok_or_else(|| missing("offline emergency value", item.id))?;
+                if offline_binding(&row)? != item.aad {
+                    return Err(StoreError::NotFound(format!(
+                        "offline emergency value #{} with the given associated data",
+                        item.id
+                    )));
+                }
+                continue;
+            }
             // Each statement returns the name the value is bound to, so a value sealed for
             // another binding is refused instead of becoming undecryptable.
             let (sql, table, what, aad_of): (_, _, _, fn(&str) -> Vec<u8>) = match item.kind {
@@ -631,7 +695,7 @@ impl Store for SqlStore {
                     "agent secret",
                     agent_secret_aad,
                 ),
-                SealedKind::Secret => (
+                SealedKind::Secret | SealedKind::OfflineEmergency => (
                     "UPDATE secrets SET value_sealed = $1 WHERE id = $2 RETURNING name AS bound",
                     "secrets",
                     "secret",
@@ -655,6 +719,151 @@ impl Store for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    // ----- emergency access (emergency.rs) -----
+
+    async fn find_online_emergency(
+        &self,
+        token: TokenId,
+    ) -> Result<Option<OnlineEmergency>, StoreError> {
+        self.em_find_online(token).await
+    }
+
+    async fn list_online_emergencies(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<OnlineEmergency>, StoreError> {
+        self.em_list_online(user).await
+    }
+
+    async fn put_online_emergency(
+        &self,
+        e: &NewOnlineEmergency,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.em_put_online(e, notice, audit).await
+    }
+
+    async fn end_online_emergency(
+        &self,
+        token: TokenId,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.em_end_online(token, audit).await
+    }
+
+    async fn commit_emergency_use(
+        &self,
+        u: &EmergencyUse,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.em_commit_use(u, notice, audit).await
+    }
+
+    async fn find_offline_emergency(
+        &self,
+        owner: OfflineOwner,
+    ) -> Result<Option<OfflineEmergency>, StoreError> {
+        self.em_find_offline(owner).await
+    }
+
+    async fn list_offline_emergencies(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<OfflineEmergency>, StoreError> {
+        self.em_list_offline(user).await
+    }
+
+    async fn put_offline_emergency(
+        &self,
+        e: &OfflineEmergency,
+        replaces: Option<i64>,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.em_put_offline(e, replaces, notice, audit).await
+    }
+
+    async fn set_offline_online_use(
+        &self,
+        token: TokenId,
+        on: bool,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.em_set_online_use(token, on, audit).await
+    }
+
+    async fn find_eac(&self, user: UserId) -> Result<Option<Eac>, StoreError> {
+        self.em_find_eac(user).await
+    }
+
+    async fn put_eac(
+        &self,
+        e: &Eac,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.em_put_eac(e, notice, audit).await
+    }
+
+    async fn commit_eac_use(
+        &self,
+        user: UserId,
+        id: &str,
+        one_time: bool,
+        now: i64,
+        notice: Option<&NewNotice>,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.em_commit_eac_use(user, id, one_time, now, notice, audit)
+            .await
+    }
+
+    async fn delete_eac(&self, user: UserId, audit: &AuditDraft) -> Result<bool, StoreError> {
+        self.em_delete_eac(user, audit).await
+    }
+
+    async fn reserve_delivery(
+        &self,
+        d: &NewDelivery,
+        limits: &SendLimits,
+        audit: &AuditDraft,
+    ) -> Result<Result<i64, LimitHit>, StoreError> {
+        self.dl_reserve(d, limits, audit).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        delivered: bool,
+        attempts: &str,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.dl_record(id, delivered, attempts, audit).await
+    }
+
+    async fn commit_success(&self, user: UserId, audit: &AuditDraft) -> Result<(), StoreError> {
+        self.em_commit_success(user, audit).await
+    }
+
+    async fn audit_with_notice(
+        &self,
+        notice: &NewNotice,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.em_audit_with_notice(notice, audit).await
+    }
+
+    async fn list_notices(
+        &self,
+        domains: Option<&[DomainId]>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Notice>, StoreError> {
+        self.em_list_notices(domains, user, limit).await
     }
 
     // ----- audit -----

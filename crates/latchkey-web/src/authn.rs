@@ -31,7 +31,7 @@ pub(crate) fn routes(r: Routes) -> Routes {
 }
 
 /// The caller of the service: the agent, its address, and the end user's address it reports.
-fn caller(auth: AgentAuth, client: Option<&str>) -> Result<Caller, ApiError> {
+pub(crate) fn caller(auth: AgentAuth, client: Option<&str>) -> Result<Caller, ApiError> {
     if client.is_some_and(|c| c.chars().count() > CLIENT_ADDRESS_MAX) {
         return Err(ApiError::invalid(
             format!("must be at most {CLIENT_ADDRESS_MAX} characters"),

@@ -89,6 +89,31 @@ impl FromRequestParts<AppState> for AgentAuth {
     }
 }
 
+/// The cloud application making a cloud-channel authentication request, authenticated by its
+/// API key, and the address the request came from.
+#[derive(Debug, Clone)]
+pub struct CloudAgentAuth(pub AgentAuth);
+
+impl FromRequestParts<AppState> for CloudAgentAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated_agent)?;
+        let agent = match state.authn.authenticate_cloud_agent(key).await {
+            Ok(a) => a,
+            Err(CoreError::Unauthenticated) => return Err(ApiError::unauthenticated_agent()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Self(AgentAuth {
+            agent,
+            source: client_ip(parts),
+        }))
+    }
+}
+
 /// A JSON request body of type `T`: `Content-Type: application/json` (or `+json`), at most
 /// [`BODY_LIMIT`] bytes, and a JSON object. (serde would also build a struct from an array of
 /// its field values; no request of ours has that shape, so it is refused.)

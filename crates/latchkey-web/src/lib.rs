@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod authn;
 pub mod body_error;
+pub mod cloud;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -58,6 +59,7 @@ fn build() -> routes::Routes {
     let r = health::routes(r);
     let r = openapi::routes(r);
     let r = authn::routes(r);
+    let r = cloud::routes(r);
     admin::routes(r)
 }
 

@@ -14,9 +14,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::admin::{admins, agents, audit, domains, tokens, users};
+use crate::admin::{admins, agents, audit, domains, emergency, tokens, users};
 use crate::routes::Routes;
-use crate::{authn, health};
+use crate::{authn, cloud, health};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -34,6 +34,9 @@ use crate::{authn, health};
         openapi_json,
         authn::initialize,
         authn::verify,
+        cloud::methods,
+        cloud::start,
+        cloud::verify,
         domains::list_domains,
         domains::create_domain,
         domains::show_domain,
@@ -54,6 +57,20 @@ use crate::{authn, health};
         tokens::set_pin,
         tokens::clear_pin,
         tokens::require_new_pin,
+        emergency::grant_online,
+        emergency::show_online,
+        emergency::end_online,
+        emergency::show_passcode,
+        emergency::reveal_passcode,
+        emergency::reset_passcode,
+        emergency::show_tokencode,
+        emergency::update_tokencode,
+        emergency::reveal_tokencode,
+        emergency::reset_tokencode,
+        emergency::list_outbox,
+        emergency::generate_eac,
+        emergency::show_eac,
+        emergency::revoke_eac,
         agents::list_agents,
         agents::create_agent,
         agents::show_agent,
@@ -73,6 +90,8 @@ use crate::{authn, health};
         (name = "domains", description = "Security domains and their policies"),
         (name = "users", description = "Users"),
         (name = "tokens", description = "OATH tokens and PINs"),
+        (name = "cloud", description = "Cloud-channel authentication by cloud applications: methods, start, verify"),
+        (name = "emergency", description = "Emergency access: online emergency tokencodes, offline emergency passcode and tokencode, the notification outbox"),
         (name = "agents", description = "REST agents, RADIUS clients, offline hosts, cloud applications"),
         (name = "admins", description = "Administrators"),
         (name = "audit", description = "The tamper-evident audit log"),
@@ -210,7 +229,8 @@ impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
             let admin = path.starts_with(crate::admin::PREFIX);
-            let authn = path.starts_with(crate::authn::PREFIX);
+            let authn =
+                path.starts_with(crate::authn::PREFIX) || path.starts_with(crate::cloud::PREFIX);
             for (op, changes) in operations(item) {
                 match op {
                     Some(op) if admin => add_errors(op, changes),

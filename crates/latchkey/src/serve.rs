@@ -1,5 +1,5 @@
-//! `latchkey serve`: opens the database, bootstraps a fresh install, serves HTTP until a
-//! signal arrives.
+//! `latchkey serve`: opens the database, bootstraps a fresh install, serves HTTP and RADIUS
+//! until a signal arrives.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,6 +11,7 @@ use latchkey_core::admin::{AdminService, FirstAdmin, KeyPersistence};
 use latchkey_core::authn::AuthnService;
 use latchkey_core::ports::{Clock, Entropy, EntropyRng, OsEntropy};
 use latchkey_core::store::Store;
+use latchkey_radius::{Handler as RadiusHandler, RadiusServer};
 use latchkey_store::SqlStore;
 
 use crate::config::{Config, LogFormat};
@@ -60,6 +61,7 @@ pub fn redact_url(url: &str) -> String {
 struct Opened {
     admin: Arc<AdminService>,
     authn: Arc<AuthnService>,
+    clock: Arc<dyn Clock>,
     backend: &'static str,
     key_source: KeySource,
     first: Option<FirstAdmin>,
@@ -89,7 +91,9 @@ async fn open(cfg: &Config) -> Result<Opened> {
         persistence,
     )
     .await
-    .context("loading keys (is this the master key this database was created with?)")?;
+    .context("loading keys (is this the master key this database was created with?)")?
+    .with_max_emergency_lifetime_days(cfg.max_emergency_lifetime_days)
+    .with_eac_settings(cfg.eac);
     if let KeySource::File {
         interrupted_rotation: true,
         ..
@@ -110,18 +114,32 @@ async fn open(cfg: &Config) -> Result<Opened> {
         keyfile::write_private(&cfg.data_dir.join(TOKEN_FILE), token.as_bytes(), true)?;
     }
     let admin = Arc::new(admin);
-    let authn = Arc::new(AuthnService::new(store, Arc::clone(&admin), clock, entropy));
+    let messenger =
+        latchkey_messaging::MessagingService::new(&cfg.messaging, &cfg.providers, &clock)
+            .context("setting up the SMS and voice providers")?;
+    let authn =
+        Arc::new(
+            AuthnService::new(store, Arc::clone(&admin), Arc::clone(&clock), entropy)
+                .with_messaging(Arc::new(messenger), cfg.send_limits, cfg.phone_code),
+        );
     Ok(Opened {
         admin,
         authn,
+        clock,
         backend,
         key_source,
         first,
     })
 }
 
+/// Where RADIUS listens, and for how many clients, when it is on.
+struct RadiusInfo {
+    addr: SocketAddr,
+    clients: usize,
+}
+
 /// Tells the operator where everything is and, once, how to sign in.
-fn print_banner(cfg: &Config, url: &str, o: &Opened) {
+fn print_banner(cfg: &Config, url: &str, radius: Option<&RadiusInfo>, o: &Opened) {
     println!("Latchkey {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  Admin API:  {url}/api/v1/admin   (OpenAPI document: {url}/api/v1/openapi.json)");
     println!("  Health:     {url}/healthz, {url}/readyz");
@@ -144,10 +162,13 @@ fn print_banner(cfg: &Config, url: &str, o: &Opened) {
         KeySource::File { path, .. } => println!("  Master key: {}", path.display()),
         KeySource::Env => println!("  Master key: from {}", keyfile::MASTER_KEY_ENV),
     }
-    println!(
-        "  RADIUS:     not in this build yet ({} reserved)",
-        cfg.radius_listen
-    );
+    match radius {
+        Some(r) => println!(
+            "  RADIUS:     udp {} ({} client(s); add one with: latchkey agent add NAME --kind radius --address CIDR)",
+            r.addr, r.clients
+        ),
+        None => println!("  RADIUS:     off ([radius] listen is empty)"),
+    }
     let dd = cfg.data_dir.display();
     match &o.first {
         Some(first) => {
@@ -188,21 +209,46 @@ pub async fn run(cfg: Config) -> Result<()> {
     listener.set_nonblocking(true)?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{}", listener.local_addr()?);
-    let server_file = serde_json::json!({"url": url, "pid": std::process::id()}).to_string();
+    let radius = match cfg.radius_listen.addr() {
+        Some(addr) => Some(bind_radius(addr, &opened).await?),
+        None => None,
+    };
+    let radius_info = match &radius {
+        Some(r) => Some(RadiusInfo {
+            addr: r.local_addr()?,
+            clients: r.handler().clients().len(),
+        }),
+        None => None,
+    };
+    let radius_addr = radius_info.as_ref().map(|r| r.addr.to_string());
+    let server_file =
+        serde_json::json!({"url": url, "radius": radius_addr, "pid": std::process::id()})
+            .to_string();
     keyfile::write_private(
         &cfg.data_dir.join(SERVER_FILE),
         server_file.as_bytes(),
         true,
     )?;
-    print_banner(&cfg, &url, &opened);
+    print_banner(&cfg, &url, radius_info.as_ref(), &opened);
 
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
         shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
     });
+    let radius_task = radius.map(|server| {
+        let mut stop = stop_rx;
+        tokio::spawn(server.run(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }))
+    });
+    if let Some(r) = &radius_info {
+        tracing::info!(addr = %r.addr, clients = r.clients, "RADIUS listening");
+    }
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%url, "listening");
     match &cfg.tls {
@@ -229,8 +275,31 @@ pub async fn run(cfg: Config) -> Result<()> {
                 .await?;
         }
     }
+    if let Some(t) = radius_task {
+        let _ = t.await;
+    }
     let _ = std::fs::remove_file(cfg.data_dir.join(SERVER_FILE));
     Ok(())
+}
+
+/// Loads the RADIUS client table and binds the UDP socket.
+async fn bind_radius(addr: SocketAddr, o: &Opened) -> Result<RadiusServer> {
+    let handler = RadiusHandler::new(
+        Arc::clone(&o.admin),
+        Arc::clone(&o.authn),
+        Arc::clone(&o.clock),
+    )
+    .await
+    .context("loading the RADIUS clients")?;
+    RadiusServer::bind(addr, Arc::new(handler))
+        .await
+        .with_context(|| {
+            format!(
+                "listening for RADIUS on {addr} (UDP); another RADIUS server may hold the port — \
+                 set [radius] listen (env LATCHKEY_RADIUS_LISTEN, flag --radius-listen) to \
+                 another address, or to \"\" to turn RADIUS off"
+            )
+        })
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {

@@ -10,6 +10,8 @@ mod agents;
 mod audit_log;
 mod bootstrap;
 mod domains;
+mod eac;
+mod emergency;
 mod keys;
 mod tokens;
 mod users;
@@ -40,6 +42,10 @@ pub struct AdminService {
     keyring: RwLock<Arc<Keyring>>,
     pin_key: VerifierKey,
     key_persistence: Option<Arc<dyn KeyPersistence>>,
+    /// Deployment maximum lifetime of new online emergency tokencodes (`None`: no maximum).
+    max_emergency_lifetime_days: Option<u32>,
+    /// Deployment settings of emergency access codes.
+    eac_settings: crate::emergency::EacSettings,
 }
 
 impl std::fmt::Debug for AdminService {
@@ -78,7 +84,25 @@ impl AdminService {
             keyring: RwLock::new(Arc::new(keyring)),
             pin_key,
             key_persistence,
+            max_emergency_lifetime_days: Some(crate::emergency::DEFAULT_MAX_ONLINE_LIFETIME_DAYS),
+            eac_settings: crate::emergency::EacSettings::default(),
         })
+    }
+
+    /// Sets the deployment settings of emergency access codes (validated by the caller with
+    /// [`crate::emergency::EacSettings::validate`]).
+    #[must_use]
+    pub fn with_eac_settings(mut self, settings: crate::emergency::EacSettings) -> Self {
+        self.eac_settings = settings;
+        self
+    }
+
+    /// Sets the deployment's maximum lifetime of new online emergency tokencodes, in days;
+    /// `None` allows any lifetime, including no expiration.
+    #[must_use]
+    pub fn with_max_emergency_lifetime_days(mut self, days: Option<u32>) -> Self {
+        self.max_emergency_lifetime_days = days;
+        self
     }
 
     /// The store, for the other services built on the same ports.

@@ -50,14 +50,14 @@ impl AuthnService {
         })
     }
 
-    fn new_attempt_id(&self) -> String {
+    pub(super) fn new_attempt_id(&self) -> String {
         let mut b = [0u8; 18];
         self.rng().fill_bytes(&mut b);
         latchkey_crypto::base32::encode_base32(&b).to_lowercase()
     }
 
     /// Stores an attempt and answers with its challenge.
-    async fn challenge(
+    pub(super) async fn challenge(
         &self,
         caller: &Caller,
         subject_login: &str,
@@ -266,12 +266,22 @@ impl AuthnService {
                 )
                 .await;
         }
+        if attempt.state.is_cloud() {
+            return self.continue_cloud(caller, &target, attempt, req).await;
+        }
         let user = self.store.find_user_by_id(attempt.user_id).await?;
         let token_id = match &attempt.state {
             AttemptState::NewPin { token, .. }
             | AttemptState::ConfirmPin { token, .. }
             | AttemptState::NextTokencode { token, .. }
             | AttemptState::NextPasscode { token } => TokenId(*token),
+            AttemptState::CloudAuthenticator
+            | AttemptState::CloudAccessCode
+            | AttemptState::CloudPhoneCode { .. } => {
+                return Err(CoreError::Internal(
+                    "cloud attempt on the manager path".into(),
+                ));
+            }
         };
         let token = self
             .store
@@ -305,6 +315,11 @@ impl AuthnService {
                 self.answer_next_code(&turn, r, Some((after, resync))).await
             }
             AttemptState::NextPasscode { .. } => self.answer_next_code(&turn, r, None).await,
+            AttemptState::CloudAuthenticator
+            | AttemptState::CloudAccessCode
+            | AttemptState::CloudPhoneCode { .. } => Err(CoreError::Internal(
+                "cloud attempt on the manager path".into(),
+            )),
         }
     }
 

@@ -10,8 +10,10 @@
 //! - Failures of every kind on a known user count toward the lockout policy in one atomic
 //!   store call.
 
+mod cloud;
 pub mod codes;
 mod conversation;
+mod emergency;
 pub mod store;
 
 use std::sync::Arc;
@@ -22,16 +24,18 @@ use latchkey_proto::admin::{AgentKind, Channel, UserStatus};
 use latchkey_proto::authn::{AuthnResponse, InitializeRequest, VerifyRequest};
 use latchkey_proto::policy::EffectivePolicies;
 
+pub use self::cloud::{PHONE_CODE_CONTEXT, PhoneCodeSettings};
 use self::codes::{CodeMatch, classify, may_start_resync, split_passcode};
 use self::store::{AuthToken, AuthnStore, Failure, TokenUse};
 use crate::CoreError;
 use crate::admin::{AdminService, PIN_CONTEXT, seed_aad};
 use crate::audit::AuditDraft;
 use crate::authz::DomainTree;
+use crate::delivery::SendLimits;
 use crate::ids::UserId;
 use crate::model::{Agent, User};
 use crate::policy;
-use crate::ports::{Clock, Entropy, EntropyRng};
+use crate::ports::{Clock, Entropy, EntropyRng, Messenger};
 
 /// Seconds an attempt waits for the answer to its challenge.
 pub const DEFAULT_ATTEMPT_TTL: i64 = 180;
@@ -67,6 +71,22 @@ pub enum Reason {
     PinMismatch,
     /// The answer to a next-tokencode or next-passcode challenge was wrong.
     WrongNextCode,
+    /// A valid tokencode of a token in emergency access mode whose setting refuses the token.
+    TokenRefusedInEmergency,
+    /// An emergency credential that has expired.
+    EmergencyCodeExpired,
+    /// The offline emergency passcode, which is never accepted online.
+    OfflinePasscodeOnline,
+    /// An offline emergency tokencode without "use offline code for online access".
+    OfflineTokencodeNotOnline,
+    /// An emergency access code, which the manager channel does not accept.
+    AccessCodeOnManager,
+    /// A manager-channel emergency credential typed on the cloud channel.
+    NotAcceptedOnCloud,
+    /// SMS or voice for a user without a phone number (or without a provider).
+    NoPhone,
+    /// A wrong SMS, voice or emergency access code.
+    WrongCode,
 }
 
 impl Reason {
@@ -87,6 +107,18 @@ impl Reason {
             Self::NewPinRejected => "fail:new_pin_rejected",
             Self::PinMismatch => "fail:pin_mismatch",
             Self::WrongNextCode => "fail:wrong_next_code",
+            Self::TokenRefusedInEmergency => "fail:token_refused_during_emergency_access",
+            Self::EmergencyCodeExpired => "fail:emergency_code_expired",
+            Self::OfflinePasscodeOnline => "fail:offline_emergency_passcode_not_accepted_online",
+            Self::OfflineTokencodeNotOnline => {
+                "fail:offline_emergency_tokencode_not_allowed_online"
+            }
+            Self::AccessCodeOnManager => {
+                "fail:emergency_access_code_not_accepted_on_manager_channel"
+            }
+            Self::NotAcceptedOnCloud => "fail:not_accepted_on_cloud_channel",
+            Self::NoPhone => "fail:no_phone",
+            Self::WrongCode => "fail:wrong_code",
         }
     }
 }
@@ -109,6 +141,9 @@ pub struct AuthnService {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     attempt_ttl: i64,
+    messenger: Option<Arc<dyn Messenger>>,
+    send_limits: SendLimits,
+    phone_code: PhoneCodeSettings,
 }
 
 impl std::fmt::Debug for AuthnService {
@@ -121,6 +156,7 @@ impl std::fmt::Debug for AuthnService {
 struct Subject {
     user: User,
     policies: EffectivePolicies,
+    tree: DomainTree,
 }
 
 impl AuthnService {
@@ -137,7 +173,25 @@ impl AuthnService {
             clock,
             entropy,
             attempt_ttl: DEFAULT_ATTEMPT_TTL,
+            messenger: None,
+            send_limits: SendLimits::default(),
+            phone_code: PhoneCodeSettings::default(),
         }
+    }
+
+    /// Sends on-demand codes through `messenger`, within `limits`; without one, SMS and voice
+    /// are not offered.
+    #[must_use]
+    pub fn with_messaging(
+        mut self,
+        messenger: Arc<dyn Messenger>,
+        limits: SendLimits,
+        code: PhoneCodeSettings,
+    ) -> Self {
+        self.messenger = Some(messenger);
+        self.send_limits = limits;
+        self.phone_code = code;
+        self
     }
 
     /// Sets how long an attempt waits for its answer.
@@ -203,7 +257,7 @@ impl AuthnService {
                     policy: s.policies.lockout,
                 };
                 // The store adds whether this failure locked the user.
-                audit.detail = merge(&audit.detail, "counted", true.into());
+                audit = audit.with_field("counted", true.into());
                 let outcome = self.store.commit_failure(&f, &audit).await?;
                 if outcome.locked {
                     tracing::info!(user = %s.user.login, "user locked by the lockout policy");
@@ -218,7 +272,11 @@ impl AuthnService {
     async fn subject(&self, user: User) -> Result<Subject, CoreError> {
         let tree = DomainTree::new(self.store.list_domains().await?);
         let policies = policy::effective(&tree, user.domain_id);
-        Ok(Subject { user, policies })
+        Ok(Subject {
+            user,
+            policies,
+            tree,
+        })
     }
 
     /// Equalises the work of an unknown-user answer with a known user's (one verifier check
@@ -247,20 +305,7 @@ impl AuthnService {
         req: &InitializeRequest,
     ) -> Result<AuthnResponse, CoreError> {
         let now = self.clock.now();
-        let login = crate::validate::login(&req.user).ok();
-        let user = match &login {
-            Some(l) => self.store.find_user_by_login(l).await?,
-            None => None,
-        };
-        let target = match (&login, &user) {
-            (_, Some(u)) => format!("user:{}", u.login),
-            // A code typed into the user field must not land in the audit log.
-            (Some(l), None) if l.len() >= 6 && l.bytes().all(|b| b.is_ascii_digit()) => {
-                "user:(unknown, digits withheld)".to_owned()
-            }
-            (Some(l), None) => format!("user:{l}"),
-            (None, None) => "user:(invalid name)".to_owned(),
-        };
+        let (target, user) = self.lookup(&req.user).await?;
         let Some(user) = user else {
             self.decoy_work(&req.passcode);
             return self
@@ -297,29 +342,61 @@ impl AuthnService {
                 )
                 .await;
         }
-        let (best, any_pin_ok) = self.best_match(&tokens, &req.passcode, now)?;
+        self.answer_passcode(caller, &target, &subject, tokens, &req.passcode, now)
+            .await
+    }
+
+    /// The answer to a passcode of a user who may authenticate and has enabled tokens.
+    async fn answer_passcode(
+        &self,
+        caller: &Caller,
+        target: &str,
+        subject: &Subject,
+        tokens: Vec<AuthToken>,
+        passcode: &str,
+        now: i64,
+    ) -> Result<AuthnResponse, CoreError> {
+        let (best, any_pin_ok) = self.best_match(&tokens, passcode, now)?;
         let chosen = best.and_then(|(i, m)| tokens.get(i).cloned().map(|t| (t, m)));
         match chosen {
             Some((t, CodeMatch::Fresh { step, drift })) => {
-                self.on_fresh_code(caller, &target, &subject, t, step, drift, tokens)
+                if let Some(refused) = self
+                    .emergency_gate(caller, target, subject, &t, &tokens)
+                    .await?
+                {
+                    return Ok(refused);
+                }
+                self.on_fresh_code(caller, target, subject, t, step, drift, tokens)
                     .await
             }
             Some((t, CodeMatch::Drifted { step, .. })) => {
-                self.start_next_tokencode(caller, &target, &subject, &t, step, true)
+                if let Some(refused) = self
+                    .emergency_gate(caller, target, subject, &t, &tokens)
+                    .await?
+                {
+                    return Ok(refused);
+                }
+                self.start_next_tokencode(caller, target, subject, &t, step, true)
                     .await
             }
             Some((t, CodeMatch::Reused)) => {
                 let detail = serde_json::json!({"serial": t.token.serial});
                 self.fail(
                     caller,
-                    &target,
+                    target,
                     Reason::PasscodeReuse,
-                    Some((&subject, tokens)),
+                    Some((subject, tokens)),
                     detail,
                 )
                 .await
             }
             _ => {
+                if let Some(answer) = self
+                    .try_emergency(caller, target, subject, &tokens, passcode)
+                    .await?
+                {
+                    return Ok(answer);
+                }
                 let reason = if any_pin_ok {
                     Reason::WrongTokencode
                 } else {
@@ -328,14 +405,33 @@ impl AuthnService {
                 let serials: Vec<String> = tokens.iter().map(|t| t.token.serial.clone()).collect();
                 self.fail(
                     caller,
-                    &target,
+                    target,
                     reason,
-                    Some((&subject, tokens)),
+                    Some((subject, tokens)),
                     serde_json::json!({"tokens": serials}),
                 )
                 .await
             }
         }
+    }
+
+    /// The user named in a request, and the audit target naming them (never a code typed
+    /// into the user field by mistake).
+    async fn lookup(&self, name: &str) -> Result<(String, Option<User>), CoreError> {
+        let login = crate::validate::login(name).ok();
+        let user = match &login {
+            Some(l) => self.store.find_user_by_login(l).await?,
+            None => None,
+        };
+        let target = match (&login, &user) {
+            (_, Some(u)) => format!("user:{}", u.login),
+            (Some(l), None) if l.len() >= 6 && l.bytes().all(|b| b.is_ascii_digit()) => {
+                "user:(unknown, digits withheld)".to_owned()
+            }
+            (Some(l), None) => format!("user:{l}"),
+            (None, None) => "user:(invalid name)".to_owned(),
+        };
+        Ok((target, user))
     }
 
     /// Why a user may not authenticate at all right now (disabled, or locked and not yet due
@@ -362,6 +458,14 @@ impl AuthnService {
         })
     }
 
+    /// Whether `pin` is the token's PIN (empty for a token without one).
+    fn pin_matches(&self, t: &AuthToken, pin: &str) -> bool {
+        match &t.token.pin_verifier {
+            Some(v) => check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, pin.as_bytes(), v),
+            None => pin.is_empty(),
+        }
+    }
+
     /// Tries the passcode on every token: the index and match of the best candidate (fresh >
     /// drifted > replayed) among tokens whose PIN matched, and whether any PIN matched.
     fn best_match(
@@ -382,13 +486,7 @@ impl AuthnService {
             let Some((pin, code)) = split_passcode(passcode, t.token.digits) else {
                 continue;
             };
-            let pin_ok = match &t.token.pin_verifier {
-                Some(v) => {
-                    check_keyed_verifier(self.admin.pin_key(), PIN_CONTEXT, pin.as_bytes(), v)
-                }
-                None => pin.is_empty(),
-            };
-            if !pin_ok {
+            if !self.pin_matches(t, pin) {
                 continue;
             }
             any_pin_ok = true;
@@ -488,14 +586,4 @@ fn use_of(t: &AuthToken, step: i64, drift: i64, success_for: Option<UserId>) -> 
         next_counter,
         success_for,
     }
-}
-
-/// Adds one key to a JSON object text.
-fn merge(detail: &str, key: &str, value: serde_json::Value) -> String {
-    let mut v: serde_json::Value =
-        serde_json::from_str(detail).unwrap_or_else(|_| serde_json::json!({}));
-    if let Some(o) = v.as_object_mut() {
-        o.insert(key.to_owned(), value);
-    }
-    v.to_string()
 }

@@ -132,6 +132,29 @@ pub enum AttemptState {
         /// Token.
         token: i64,
     },
+    /// Cloud channel: waiting for an authenticator app code.
+    CloudAuthenticator,
+    /// Cloud channel: waiting for an emergency access code.
+    CloudAccessCode,
+    /// Cloud channel: waiting for the code sent by SMS or read by a call.
+    CloudPhoneCode {
+        /// `sms` or `voice`.
+        channel: String,
+        /// Keyed verifier of the code.
+        verifier: String,
+        /// Wrong answers so far.
+        tries: u32,
+    },
+}
+
+impl AttemptState {
+    /// Whether this is a cloud-channel conversation.
+    pub fn is_cloud(&self) -> bool {
+        matches!(
+            self,
+            Self::CloudAuthenticator | Self::CloudAccessCode | Self::CloudPhoneCode { .. }
+        )
+    }
 }
 
 /// The storage port of authentication.

@@ -8,6 +8,7 @@ pub mod admins;
 pub mod agents;
 pub mod audit;
 pub mod domains;
+pub mod emergency;
 pub mod tokens;
 pub mod users;
 
@@ -20,6 +21,7 @@ pub(crate) fn routes(r: Routes) -> Routes {
     let r = domains::routes(r);
     let r = users::routes(r);
     let r = tokens::routes(r);
+    let r = emergency::routes(r);
     let r = agents::routes(r);
     let r = admins::routes(r);
     audit::routes(r)

@@ -161,6 +161,7 @@ async fn all_sealed_values_open(app: &App) -> usize {
             SealedKind::TokenSeed => assert!(it.aad.starts_with(&seed_aad(""))),
             SealedKind::AgentSecret => assert!(it.aad.starts_with(&agent_secret_aad(""))),
             SealedKind::Secret => assert!(it.aad.starts_with(&secret_aad(""))),
+            SealedKind::OfflineEmergency => assert!(it.aad.starts_with(b"offline-emergency-")),
         }
         app.admin
             .open(&it.sealed, &it.aad)
@@ -174,10 +175,21 @@ async fn key_rotation_reseals_everything() {
     let persistence = Arc::new(RecordingPersistence::default());
     let app = app_with(Some(persistence.clone())).await;
     some_changes(&app).await;
+    // Offline emergency values are sealed too.
+    let reveal = |path: &'static str| {
+        let app = &app;
+        async move {
+            app.root("POST", path, Some(json!({"reason": "key test"})))
+                .await
+                .expect(200)
+        }
+    };
+    let passcode = reveal("/api/v1/admin/users/alice/emergency/offline-passcode/reveal").await;
+    let tokencode = reveal("/api/v1/admin/tokens/T1/emergency/offline-tokencode/reveal").await;
     let sealed = all_sealed_values_open(&app).await;
     assert!(
-        sealed >= 3,
-        "PIN key, token seed and RADIUS secret are sealed: {sealed}"
+        sealed >= 5,
+        "PIN key, token seed, RADIUS secret and two offline values are sealed: {sealed}"
     );
 
     let r1 = app
@@ -191,6 +203,15 @@ async fn key_rotation_reseals_everything() {
         [r1["key_id"].as_str().unwrap()]
     );
     assert_eq!(all_sealed_values_open(&app).await, sealed);
+    // The offline values read the same after re-sealing.
+    assert_eq!(
+        reveal("/api/v1/admin/users/alice/emergency/offline-passcode/reveal").await["passcode"],
+        passcode["passcode"]
+    );
+    assert_eq!(
+        reveal("/api/v1/admin/tokens/T1/emergency/offline-tokencode/reveal").await["tokencode"],
+        tokencode["tokencode"]
+    );
 
     // Everything still works: reads, PINs (the PIN key was resealed), new tokens.
     app.root("GET", "/api/v1/admin/tokens", None)

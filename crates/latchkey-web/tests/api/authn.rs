@@ -18,7 +18,7 @@ use crate::common::{App, Resp, app, capture_logs};
 /// The RFC 4226/6238 test seed.
 const SEED: &[u8; 20] = b"12345678901234567890";
 // Long enough that they cannot turn up by chance in a hash or a timestamp of the log.
-const PIN: &str = "48261739";
+pub(crate) const PIN: &str = "48261739";
 const NEW_PIN: &str = "97531864";
 const INIT: &str = "/api/v1/authn/initialize";
 const VERIFY: &str = "/api/v1/authn/verify";
@@ -31,14 +31,18 @@ fn fail_body() -> String {
 
 /// An application with user `alice` holding TOTP token `T1` (PIN [`PIN`]) and a REST agent
 /// `web1`.
-struct Fx {
-    app: App,
-    key: String,
+pub(crate) struct Fx {
+    pub(crate) app: App,
+    pub(crate) key: String,
 }
 
 impl Fx {
-    async fn new() -> Self {
-        let app = app().await;
+    pub(crate) async fn new() -> Self {
+        Self::on(app().await).await
+    }
+
+    /// The same fixture on a given application.
+    pub(crate) async fn on(app: App) -> Self {
         let key = create_agent(&app, "web1", "rest").await;
         let fx = Self { app, key };
         fx.user("alice").await;
@@ -54,7 +58,7 @@ impl Fx {
         fx
     }
 
-    async fn user(&self, login: &str) {
+    pub(crate) async fn user(&self, login: &str) {
         self.app
             .root("POST", "/api/v1/admin/users", Some(json!({"login": login})))
             .await
@@ -62,7 +66,7 @@ impl Fx {
     }
 
     /// Imports a token with [`SEED`] for `user`.
-    async fn import(&self, serial: &str, user: &str, kind: &str) {
+    pub(crate) async fn import(&self, serial: &str, user: &str, kind: &str) {
         self.app
             .root(
                 "POST",
@@ -73,28 +77,28 @@ impl Fx {
             .expect(201);
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.app.clock.now()
     }
 
     /// Moves the clock to the next TOTP step.
-    fn tick(&self) {
+    pub(crate) fn tick(&self) {
         self.app.clock.advance(PERIOD);
     }
 
     /// The TOTP code `steps` steps from now (negative: in the past).
-    fn code(&self, steps: i64) -> String {
+    pub(crate) fn code(&self, steps: i64) -> String {
         totp(SEED, self.now() + steps * PERIOD, 30, 6, OtpAlgorithm::Sha1).unwrap()
     }
 
     /// PIN and the current code.
-    fn passcode(&self) -> String {
+    pub(crate) fn passcode(&self) -> String {
         format!("{PIN}{}", self.code(0))
     }
 
     /// A six-digit code that is no code of [`SEED`] anywhere near now (TOTP ±110 steps, HOTP
     /// counters 0–300), so it can never match by chance.
-    fn wrong_code(&self) -> String {
+    pub(crate) fn wrong_code(&self) -> String {
         let step = self.now() / PERIOD;
         let mut near: Vec<String> = (step - 110..=step + 110)
             .map(|s| totp(SEED, s * PERIOD, 30, 6, OtpAlgorithm::Sha1).unwrap())
@@ -107,7 +111,7 @@ impl Fx {
     }
 
     /// A request with an agent key (none when `None`), from `from` when given.
-    async fn agent_call(
+    pub(crate) async fn agent_call(
         &self,
         key: Option<&str>,
         path: &str,
@@ -129,7 +133,7 @@ impl Fx {
     }
 
     /// `initialize` as `web1`; expects 200 and returns the answer.
-    async fn init(&self, user: &str, passcode: &str) -> Resp {
+    pub(crate) async fn init(&self, user: &str, passcode: &str) -> Resp {
         let r = self
             .agent_call(
                 Some(&self.key),
@@ -143,7 +147,7 @@ impl Fx {
     }
 
     /// `verify` as the agent with `key`; expects 200 and returns the answer.
-    async fn verify_as(&self, key: &str, attempt: &str, response: &str) -> Resp {
+    pub(crate) async fn verify_as(&self, key: &str, attempt: &str, response: &str) -> Resp {
         let r = self
             .agent_call(
                 Some(key),
@@ -156,12 +160,12 @@ impl Fx {
         r
     }
 
-    async fn verify(&self, attempt: &str, response: &str) -> Resp {
+    pub(crate) async fn verify(&self, attempt: &str, response: &str) -> Resp {
         self.verify_as(&self.key.clone(), attempt, response).await
     }
 
     /// Audit records of authentication attempts after `seq`.
-    async fn authn_audit(&self, after: i64) -> Vec<Value> {
+    pub(crate) async fn authn_audit(&self, after: i64) -> Vec<Value> {
         self.audit(after)
             .await
             .into_iter()
@@ -169,7 +173,7 @@ impl Fx {
             .collect()
     }
 
-    async fn audit(&self, after: i64) -> Vec<Value> {
+    pub(crate) async fn audit(&self, after: i64) -> Vec<Value> {
         self.app
             .root("GET", &format!("/api/v1/admin/audit?after={after}"), None)
             .await
@@ -179,7 +183,7 @@ impl Fx {
             .clone()
     }
 
-    async fn outcomes(&self, after: i64) -> Vec<String> {
+    pub(crate) async fn outcomes(&self, after: i64) -> Vec<String> {
         self.authn_audit(after)
             .await
             .iter()
@@ -187,7 +191,7 @@ impl Fx {
             .collect()
     }
 
-    async fn set_policy(&self, kind: &str, value: Value) {
+    pub(crate) async fn set_policy(&self, kind: &str, value: Value) {
         self.app
             .root(
                 "PUT",
@@ -198,7 +202,7 @@ impl Fx {
             .expect(200);
     }
 
-    async fn user_status(&self, login: &str) -> String {
+    pub(crate) async fn user_status(&self, login: &str) -> String {
         self.app
             .root("GET", &format!("/api/v1/admin/users/{login}"), None)
             .await
@@ -209,7 +213,7 @@ impl Fx {
     }
 }
 
-async fn create_agent(app: &App, name: &str, kind: &str) -> String {
+pub(crate) async fn create_agent(app: &App, name: &str, kind: &str) -> String {
     app.root(
         "POST",
         "/api/v1/admin/agents",
@@ -222,19 +226,19 @@ async fn create_agent(app: &App, name: &str, kind: &str) -> String {
         .to_owned()
 }
 
-fn assert_success(r: &Resp) {
+pub(crate) fn assert_success(r: &Resp) {
     let v = r.expect(200);
     assert_eq!(v["result"], "SUCCESS", "{}", r.body);
     assert!(v.get("attempt_id").is_none() && v.get("challenge").is_none());
 }
 
-fn assert_fail(r: &Resp) {
+pub(crate) fn assert_fail(r: &Resp) {
     assert_eq!(r.status.as_u16(), 200);
     assert_eq!(r.body, fail_body(), "not the one FAIL body");
 }
 
 /// Asserts a challenge of `kind`; returns the attempt id and the prompt.
-fn challenge(r: &Resp, kind: &str) -> (String, String) {
+pub(crate) fn challenge(r: &Resp, kind: &str) -> (String, String) {
     let v = r.expect(200);
     assert_eq!(v["result"], "CHALLENGE", "{}", r.body);
     assert_eq!(v["challenge"]["kind"], kind, "{}", r.body);

@@ -19,6 +19,10 @@ mod authn;
 #[cfg(test)]
 mod bad_input;
 #[cfg(test)]
+mod cloud;
+#[cfg(test)]
+mod emergency;
+#[cfg(test)]
 mod http_basics;
 #[cfg(test)]
 mod openapi;

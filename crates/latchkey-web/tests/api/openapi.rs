@@ -49,7 +49,7 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
     for r in &table {
         let op = &doc["paths"][r.path][r.method.to_lowercase()];
         let admin = r.path.starts_with("/api/v1/admin/");
-        let authn = r.path.starts_with("/api/v1/authn/");
+        let authn = r.path.starts_with("/api/v1/authn/") || r.path.starts_with("/api/v1/cloud/");
         // Admin operations inherit the global bearer requirement; authentication operations
         // take an agent key instead; probes opt out.
         if authn {
@@ -69,12 +69,15 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
                     r.path
                 );
             }
+            let answer = if r.path == "/api/v1/cloud/methods" {
+                "#/components/schemas/MethodsResponse"
+            } else {
+                "#/components/schemas/AuthnResponse"
+            };
             assert_eq!(
-                op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
-                "#/components/schemas/AuthnResponse",
+                op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], answer,
                 "{} {}",
-                r.method,
-                r.path
+                r.method, r.path
             );
         } else if admin {
             assert!(
@@ -166,7 +169,10 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
     // fallbacks.
     for r in &table {
         let resp = app.call(r.method, &concrete(r.path), None, None).await;
-        if r.path.starts_with("/api/v1/admin/") || r.path.starts_with("/api/v1/authn/") {
+        if ["/api/v1/admin/", "/api/v1/authn/", "/api/v1/cloud/"]
+            .iter()
+            .any(|p| r.path.starts_with(p))
+        {
             assert_eq!(
                 resp.status,
                 StatusCode::UNAUTHORIZED,

@@ -13,9 +13,11 @@ use axum::body::{Body, to_bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use latchkey_core::admin::{AdminService, KeyPersistence};
-use latchkey_core::authn::AuthnService;
 use latchkey_core::authn::store::AuthnStore;
-use latchkey_core::ports::{EntropyRng, FakeClock, OsEntropy};
+use latchkey_core::authn::{AuthnService, PhoneCodeSettings};
+use latchkey_core::delivery::SendLimits;
+use latchkey_core::emergency::EacSettings;
+use latchkey_core::ports::{EntropyRng, FakeClock, Messenger, OsEntropy};
 use latchkey_core::store::Store;
 use latchkey_crypto::seal::{Keyring, MasterKey};
 use latchkey_store::SqlStore;
@@ -130,6 +132,35 @@ pub async fn app() -> App {
 }
 
 pub async fn app_with(persistence: Option<Arc<dyn KeyPersistence>>) -> App {
+    app_with_options(Options {
+        persistence,
+        ..Options::default()
+    })
+    .await
+}
+
+/// How to build a test application.
+pub struct Options {
+    pub persistence: Option<Arc<dyn KeyPersistence>>,
+    /// Deployment maximum lifetime of new emergency codes (`None`: no maximum).
+    pub max_emergency_days: Option<u32>,
+    pub eac: EacSettings,
+    /// A messenger for SMS and voice codes, and the abuse limits.
+    pub messaging: Option<(Arc<dyn Messenger>, SendLimits)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            persistence: None,
+            max_emergency_days: Some(30),
+            eac: EacSettings::default(),
+            messaging: None,
+        }
+    }
+}
+
+pub async fn app_with_options(o: Options) -> App {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/db.sqlite", dir.path().display());
     let store = Arc::new(SqlStore::connect(&url).await.unwrap());
@@ -141,22 +172,28 @@ pub async fn app_with(persistence: Option<Arc<dyn KeyPersistence>>) -> App {
             clock.clone(),
             Arc::new(OsEntropy),
             keyring,
-            persistence,
+            o.persistence,
         )
         .await
-        .unwrap(),
+        .unwrap()
+        .with_max_emergency_lifetime_days(o.max_emergency_days)
+        .with_eac_settings(o.eac),
     );
     let first = admin
         .bootstrap("admin")
         .await
         .unwrap()
         .expect("fresh database bootstraps");
-    let authn = Arc::new(AuthnService::new(
+    let mut authn = AuthnService::new(
         store.clone() as Arc<dyn AuthnStore>,
         admin.clone(),
         clock.clone(),
         Arc::new(OsEntropy),
-    ));
+    );
+    if let Some((m, limits)) = o.messaging {
+        authn = authn.with_messaging(m, limits, PhoneCodeSettings::default());
+    }
+    let authn = Arc::new(authn);
     let router = latchkey_web::router(AppState {
         admin: admin.clone(),
         authn: authn.clone(),

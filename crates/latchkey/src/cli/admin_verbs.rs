@@ -80,6 +80,9 @@ pub async fn dispatch(c: &Client, cmd: &Command, json: bool) -> VerbResult {
         Command::Agent(a) => agent(c, a, json).await,
         Command::Admin(a) => admin(c, a, json).await,
         Command::Audit(a) => audit(c, a, json).await,
+        Command::Emergency(e) => super::emergency_verbs::emergency(c, e, json).await,
+        Command::Outbox(o) => super::emergency_verbs::outbox(c, o, json).await,
+        Command::Eac(e) => super::emergency_verbs::eac(c, e, json).await,
         Command::Key(KeyCmd::Rotate) => {
             let v: Value = c.call::<(), _>(Method::POST, "/keys/rotate", None).await?;
             emit(json, &v, |v| {

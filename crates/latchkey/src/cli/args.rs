@@ -339,3 +339,181 @@ pub enum KeyCmd {
     /// Generate a new master key and re-seal every secret with it.
     Rotate,
 }
+
+/// "If the token becomes available" on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TokenFoundArg {
+    /// Refuse the token while emergency access lasts.
+    Deny,
+    /// Accept the token and end emergency access.
+    AllowAndEnd,
+    /// Accept the token only after the emergency codes expire.
+    AllowAfterExpiry,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+/// `latchkey emergency …`.
+#[derive(Debug, Subcommand)]
+pub enum EmergencyCmd {
+    /// Put a token into emergency access mode: a temporary fixed tokencode (--fixed) or a set
+    /// of one-time tokencodes (--one-time [N]); the codes are printed once.
+    Online {
+        /// Serial of the (lost) token.
+        serial: String,
+        /// One reusable tokencode.
+        #[arg(
+            long,
+            conflicts_with = "one_time",
+            required_unless_present = "one_time"
+        )]
+        fixed: bool,
+        /// N one-time tokencodes (1–100; default from the emergency settings).
+        #[arg(long, value_name = "N", num_args = 0..=1)]
+        #[allow(
+            clippy::option_option,
+            reason = "clap: flag absent, flag alone (default size), flag with a size"
+        )]
+        one_time: Option<Option<u32>>,
+        /// never, a date YYYY-MM-DD (valid through that day, UTC) or an RFC 3339 time
+        /// (default: 7 days, or the deployment maximum if shorter).
+        #[arg(long)]
+        expires: Option<String>,
+        /// What a use of the token itself does meanwhile (default from the emergency settings).
+        #[arg(long, value_enum)]
+        if_token_found: Option<TokenFoundArg>,
+    },
+    /// Show a token's online emergency access (never its codes).
+    OnlineShow {
+        /// Serial.
+        serial: String,
+    },
+    /// End a token's online emergency access now.
+    OnlineEnd {
+        /// Serial.
+        serial: String,
+    },
+    /// A user's offline emergency passcode (replaces PIN and tokencode, offline only).
+    #[command(subcommand)]
+    Offline(OfflinePasscodeCmd),
+    /// A token's offline emergency access tokencode (typed after the PIN).
+    #[command(subcommand)]
+    Tokencode(OfflineTokencodeCmd),
+}
+
+/// `latchkey emergency offline …`.
+#[derive(Debug, Subcommand)]
+pub enum OfflinePasscodeCmd {
+    /// Read the passcode out (audited with your name and the reason; the user is notified).
+    Show {
+        /// Login name.
+        user: String,
+        /// Why, e.g. a ticket number.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Replace the passcode; the new one reaches offline hosts at the next online login.
+    Reset {
+        /// Login name.
+        user: String,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Generation, expiry and holders, without the value.
+    Status {
+        /// Login name.
+        user: String,
+    },
+}
+
+/// `latchkey emergency tokencode …`.
+#[derive(Debug, Subcommand)]
+pub enum OfflineTokencodeCmd {
+    /// Read the tokencode out (audited with your name and the reason).
+    Show {
+        /// Serial.
+        serial: String,
+        /// Why, e.g. a ticket number.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Replace the tokencode, optionally setting "use offline code for online access".
+    Reset {
+        /// Serial.
+        serial: String,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Also accept the tokencode online.
+        #[arg(long, value_enum)]
+        online_use: Option<OnOff>,
+    },
+    /// Set "use offline code for online access".
+    Set {
+        /// Serial.
+        serial: String,
+        /// Also accept the tokencode online.
+        #[arg(long, value_enum)]
+        online_use: OnOff,
+    },
+    /// Generation, expiry and online use, without the value.
+    Status {
+        /// Serial.
+        serial: String,
+    },
+}
+
+/// `latchkey outbox …`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// Notifications queued for users, newest first.
+    List {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+/// `latchkey eac …`.
+#[derive(Debug, Subcommand)]
+pub enum EacCmd {
+    /// Generate a user's emergency access code (cloud channel and offline hosts); it replaces
+    /// the previous one and is printed once.
+    Generate {
+        /// Login name.
+        user: String,
+        /// Usable once.
+        #[arg(long, conflicts_with = "reusable")]
+        one_time: bool,
+        /// Usable until it expires.
+        #[arg(long)]
+        reusable: bool,
+        /// Online validity: 30m, 12h, 7d (1 minute to 7 days).
+        #[arg(long)]
+        expires_in: Option<String>,
+        /// Offline validity (default: the deployment's, at most the online validity).
+        #[arg(long)]
+        offline_expires_in: Option<String>,
+    },
+    /// Show a user's emergency access code (never the code).
+    Show {
+        /// Login name.
+        user: String,
+    },
+    /// Revoke a user's emergency access code.
+    Revoke {
+        /// Login name.
+        user: String,
+    },
+}

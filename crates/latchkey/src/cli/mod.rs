@@ -5,6 +5,7 @@
 
 mod admin_verbs;
 mod args;
+mod emergency_verbs;
 mod output;
 
 use std::path::PathBuf;
@@ -62,6 +63,15 @@ pub enum Command {
     /// Tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Emergency access: online emergency tokencodes, offline emergency passcode and tokencode.
+    #[command(subcommand)]
+    Emergency(EmergencyCmd),
+    /// Emergency access codes (cloud channel and offline hosts).
+    #[command(subcommand)]
+    Eac(EacCmd),
+    /// Notifications queued for users.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
     /// Agents (REST, RADIUS clients, offline hosts, cloud applications).
     #[command(subcommand)]
     Agent(AgentCmd),
@@ -126,6 +136,18 @@ pub async fn run(cli: Cli) -> ExitCode {
                 println!(
                     "  tls           = {}",
                     if cfg.tls.is_some() { "on" } else { "off" }
+                );
+                println!(
+                    "  phone codes   = {} digits, {} min, {} tries; {} per user per {} min, \
+                     {} per number per hour, {} per hour in all, {} s between codes",
+                    cfg.phone_code.digits,
+                    cfg.phone_code.valid_minutes,
+                    cfg.phone_code.tries,
+                    cfg.send_limits.per_user,
+                    cfg.send_limits.user_window_secs / 60,
+                    cfg.send_limits.per_destination_per_hour,
+                    cfg.send_limits.per_deployment_per_hour,
+                    cfg.send_limits.cooldown_secs
                 );
                 return ExitCode::SUCCESS;
             }

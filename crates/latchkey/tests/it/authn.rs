@@ -10,7 +10,7 @@ use crate::common::{Server, have_tool, postgres_database};
 
 /// Now, from the real clock: the server under test uses it too.
 #[allow(clippy::disallowed_methods)]
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -22,7 +22,7 @@ fn now() -> i64 {
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
-fn oathtool_totp(at: i64) -> String {
+pub(crate) fn oathtool_totp(at: i64) -> String {
     let out = Command::new("oathtool")
         .args(["--totp", "--base32", SECRET, &format!("--now=@{at}")])
         .output()
@@ -32,7 +32,7 @@ fn oathtool_totp(at: i64) -> String {
 }
 
 /// A user with a TOTP token (PIN optional) and a REST agent; returns the agent's API key.
-fn provision(srv: &Server, user: &str, pin: Option<&str>) -> String {
+pub(crate) fn provision(srv: &Server, user: &str, pin: Option<&str>) -> String {
     srv.cli(&["user", "add", user]).ok();
     srv.cli(&[
         "token",
@@ -63,7 +63,13 @@ fn provision(srv: &Server, user: &str, pin: Option<&str>) -> String {
     a["api_key"].as_str().expect("api key").to_owned()
 }
 
-async fn post(client: &reqwest::Client, url: &str, key: &str, path: &str, body: Value) -> Value {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    path: &str,
+    body: Value,
+) -> Value {
     let r = client
         .post(format!("{url}/api/v1/authn/{path}"))
         .bearer_auth(key)

@@ -103,6 +103,8 @@ impl Server {
             .arg(dir)
             .arg("serve")
             .args(["--http-listen", "127.0.0.1:0"])
+            // Every test server gets its own free RADIUS port (`server.json` names it).
+            .args(["--radius-listen", "127.0.0.1:0"])
             .args(extra);
         cmd.env_remove("LATCHKEY_MASTER_KEY")
             .env("LATCHKEY_LOG_LEVEL", "debug");
