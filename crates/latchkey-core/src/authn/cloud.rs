@@ -8,8 +8,8 @@
 //! SMS and voice, which need a phone number, fail at once for both.
 
 use latchkey_crypto::codegen::generate_digits;
-use latchkey_crypto::verifier::{bearer_token_hash, check_keyed_verifier, keyed_verifier};
-use latchkey_proto::admin::{AgentKind, Channel};
+use latchkey_crypto::verifier::{check_keyed_verifier, keyed_verifier};
+use latchkey_proto::admin::AgentKind;
 use latchkey_proto::authn::{AuthnResponse, AuthnResult, Challenge, ChallengeKind, VerifyRequest};
 use latchkey_proto::cloud::{CloudMethod, MethodsRequest, MethodsResponse, StartRequest};
 
@@ -90,17 +90,7 @@ impl AuthnService {
     /// Finds the cloud application owning an API key; anything else is
     /// [`CoreError::Unauthenticated`].
     pub async fn authenticate_cloud_agent(&self, key: &str) -> Result<Agent, CoreError> {
-        if key.is_empty() || key.len() > 200 {
-            return Err(CoreError::Unauthenticated);
-        }
-        match self
-            .store
-            .find_agent_by_key_hash(&bearer_token_hash(key))
-            .await?
-        {
-            Some(a) if a.kind == AgentKind::CloudApp && a.channel() == Channel::Cloud => Ok(a),
-            _ => Err(CoreError::Unauthenticated),
-        }
+        self.agent_by_key(key, AgentKind::CloudApp).await
     }
 
     /// `POST /api/v1/cloud/methods`.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use latchkey_crypto::otp::hotp;
 use latchkey_crypto::verifier::{bearer_token_hash, check_keyed_verifier};
-use latchkey_proto::admin::{AgentKind, Channel, UserStatus};
+use latchkey_proto::admin::{AgentKind, UserStatus};
 use latchkey_proto::authn::{AuthnResponse, InitializeRequest, VerifyRequest};
 use latchkey_proto::policy::EffectivePolicies;
 
@@ -203,6 +203,12 @@ impl AuthnService {
 
     /// Finds the REST agent owning an API key; anything else is [`CoreError::Unauthenticated`].
     pub async fn authenticate_agent(&self, key: &str) -> Result<Agent, CoreError> {
+        self.agent_by_key(key, AgentKind::Rest).await
+    }
+
+    /// The agent of `kind` owning an API key; anything else is
+    /// [`CoreError::Unauthenticated`].
+    async fn agent_by_key(&self, key: &str, kind: AgentKind) -> Result<Agent, CoreError> {
         if key.is_empty() || key.len() > 200 {
             return Err(CoreError::Unauthenticated);
         }
@@ -211,7 +217,7 @@ impl AuthnService {
             .find_agent_by_key_hash(&bearer_token_hash(key))
             .await?
         {
-            Some(a) if a.kind == AgentKind::Rest && a.channel() == Channel::Manager => Ok(a),
+            Some(a) if a.kind == kind => Ok(a),
             _ => Err(CoreError::Unauthenticated),
         }
     }

@@ -20,7 +20,7 @@ pub(crate) fn now() -> i64 {
     .expect("i64")
 }
 
-const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+pub(crate) const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 pub(crate) fn oathtool_totp(at: i64) -> String {
     let out = Command::new("oathtool")

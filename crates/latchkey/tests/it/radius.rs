@@ -13,31 +13,10 @@ use std::time::Duration;
 use latchkey_radius::codec::{Code, Packet, attr, hide_password};
 use serde_json::{Value, json};
 
+use crate::authn::{SECRET as SECRET_B32, now, oathtool_totp as totp};
 use crate::common::{Server, have_tool, require_tools};
 
-const SECRET_B32: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const RADIUS_SECRET: &str = "it-radius-secret-0123";
-
-/// Now, from the real clock: the server under test uses it too.
-#[allow(clippy::disallowed_methods)]
-fn now() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs(),
-    )
-    .expect("i64")
-}
-
-fn totp(at: i64) -> String {
-    let out = Command::new("oathtool")
-        .args(["--totp", "--base32", SECRET_B32, &format!("--now=@{at}")])
-        .output()
-        .expect("oathtool");
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// The RADIUS address the server wrote to `server.json`.
 fn radius_addr(srv: &Server) -> String {
