@@ -277,6 +277,17 @@ pub trait Store: Send + Sync {
     /// Records a successful authentication that uses up nothing (an SMS or voice code, whose
     /// attempt is already taken): resets the user's failure counters with the audit record.
     async fn commit_success(&self, user: UserId, audit: &AuditDraft) -> Result<(), StoreError>;
+    /// The keyed verifier of a user's on-demand PIN, when on-demand tokencodes are enabled.
+    async fn find_on_demand(&self, user: UserId) -> Result<Option<String>, StoreError>;
+    /// Enables on-demand tokencodes for a user with this PIN verifier (replacing the PIN), or
+    /// disables them (`None`); `false` (nothing written) when disabling what was not enabled.
+    async fn set_on_demand(
+        &self,
+        user: UserId,
+        pin_verifier: Option<&str>,
+        now: i64,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError>;
     /// Appends an audit record and queues a notice in one transaction.
     async fn audit_with_notice(
         &self,

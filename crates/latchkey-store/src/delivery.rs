@@ -5,6 +5,7 @@
 
 use latchkey_core::audit::AuditDraft;
 use latchkey_core::delivery::{LimitHit, NewDelivery, SendLimits};
+use latchkey_core::ids::UserId;
 use latchkey_core::store::StoreError;
 use sqlx::AnyConnection;
 
@@ -127,5 +128,55 @@ impl SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(crate) async fn dl_find_on_demand(
+        &self,
+        user: UserId,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT pin_verifier FROM on_demand WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(|e| map_db(e, || "on_demand".to_owned(), ""))?;
+        row.as_ref()
+            .map(|r| get(r, "on_demand", "pin_verifier"))
+            .transpose()
+    }
+
+    pub(crate) async fn dl_set_on_demand(
+        &self,
+        user: UserId,
+        pin_verifier: Option<&str>,
+        now: i64,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError> {
+        let subject = || format!("on-demand setting of user #{}", user.0);
+        let mut tx = self.begin_reserved().await?;
+        let done = sqlx::query("DELETE FROM on_demand WHERE user_id = $1")
+            .bind(user.0)
+            .execute(tx.conn())
+            .await
+            .map_err(|e| map_db(e, subject, ""))?;
+        match pin_verifier {
+            Some(v) => {
+                sqlx::query(
+                    "INSERT INTO on_demand (user_id, pin_verifier, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(user.0)
+                .bind(v)
+                .bind(now)
+                .execute(tx.conn())
+                .await
+                .map_err(|e| map_db(e, subject, "user"))?;
+            }
+            None if done.rows_affected() == 0 => {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            None => {}
+        }
+        tx.append(audit).await?.commit().await?;
+        Ok(true)
     }
 }

@@ -845,6 +845,20 @@ impl Store for SqlStore {
         self.dl_record(id, delivered, attempts, audit).await
     }
 
+    async fn find_on_demand(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        self.dl_find_on_demand(user).await
+    }
+
+    async fn set_on_demand(
+        &self,
+        user: UserId,
+        pin_verifier: Option<&str>,
+        now: i64,
+        audit: &AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.dl_set_on_demand(user, pin_verifier, now, audit).await
+    }
+
     async fn commit_success(&self, user: UserId, audit: &AuditDraft) -> Result<(), StoreError> {
         self.em_commit_success(user, audit).await
     }

@@ -48,6 +48,8 @@ use crate::{authn, cloud, health};
         users::show_user,
         users::update_user,
         users::delete_user,
+        users::enable_on_demand,
+        users::disable_on_demand,
         tokens::list_tokens,
         tokens::import_token,
         tokens::generate_token,

@@ -13,6 +13,7 @@ mod domains;
 mod eac;
 mod emergency;
 mod keys;
+mod on_demand;
 mod tokens;
 mod users;
 

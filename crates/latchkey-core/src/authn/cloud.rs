@@ -65,6 +65,28 @@ fn prompt_of(m: CloudMethod) -> &'static str {
     }
 }
 
+/// The challenge of a method.
+fn challenge_of(m: CloudMethod) -> Challenge {
+    Challenge {
+        kind: kind_of(m),
+        prompt: prompt_of(m).to_owned(),
+    }
+}
+
+/// The challenge of a code sent by SMS or voice: on the manager channel (on demand) it is a
+/// next-tokencode challenge; `again` after a wrong answer.
+fn phone_challenge(m: CloudMethod, on_demand: bool, again: bool) -> Challenge {
+    let mut c = challenge_of(m);
+    if on_demand {
+        c.kind = ChallengeKind::NextTokencode;
+        "Enter the tokencode we sent to your phone.".clone_into(&mut c.prompt);
+    }
+    if again {
+        c.prompt = format!("That code is not right. {}", c.prompt);
+    }
+    c
+}
+
 /// The last digits of a number, for the audit log.
 fn masked(number: &str) -> String {
     let tail: String = number
@@ -116,7 +138,7 @@ impl AuthnService {
         &self,
         caller: &Caller,
         user: Option<&User>,
-        method: CloudMethod,
+        challenge: Challenge,
         state: AttemptState,
         ttl: i64,
     ) -> Result<AuthnResponse, CoreError> {
@@ -138,10 +160,7 @@ impl AuthnService {
         Ok(AuthnResponse {
             result: AuthnResult::Challenge,
             attempt_id: Some(id),
-            challenge: Some(Challenge {
-                kind: kind_of(method),
-                prompt: prompt_of(method).to_owned(),
-            }),
+            challenge: Some(challenge),
             message: "Additional information required".to_owned(),
         })
     }
@@ -170,7 +189,13 @@ impl AuthnService {
                 return Ok(AuthnResponse::fail());
             }
             return self
-                .cloud_challenge(caller, None, method, AttemptState::CloudAccessCode, 0)
+                .cloud_challenge(
+                    caller,
+                    None,
+                    challenge_of(method),
+                    AttemptState::CloudAccessCode,
+                    0,
+                )
                 .await;
         }
         let Some(user) = user else {
@@ -182,7 +207,7 @@ impl AuthnService {
                 self.cloud_challenge(
                     caller,
                     Some(&user),
-                    method,
+                    challenge_of(method),
                     AttemptState::CloudAuthenticator,
                     ttl,
                 )
@@ -192,14 +217,15 @@ impl AuthnService {
                 self.cloud_challenge(
                     caller,
                     Some(&user),
-                    method,
+                    challenge_of(method),
                     AttemptState::CloudAccessCode,
                     ttl,
                 )
                 .await
             }
             CloudMethod::Sms | CloudMethod::Voice => {
-                self.send_phone_code(caller, &target, &user, method).await
+                self.send_phone_code(caller, &target, &user, method, false)
+                    .await
             }
         }
     }
@@ -210,6 +236,7 @@ impl AuthnService {
         target: &str,
         user: &User,
         method: CloudMethod,
+        on_demand: bool,
     ) -> Result<AuthnResponse, CoreError> {
         let now = self.clock.now();
         let (channel, channel_name) = if method == CloudMethod::Sms {
@@ -294,17 +321,43 @@ impl AuthnService {
         }
         let state = AttemptState::CloudPhoneCode {
             channel: channel_name.to_owned(),
+            on_demand,
             verifier,
             tries: 0,
         };
         self.cloud_challenge(
             caller,
             Some(user),
-            method,
+            phone_challenge(method, on_demand, false),
             state,
             i64::from(s.valid_minutes) * 60,
         )
         .await
+    }
+
+    /// Manager channel: a passcode that is the user's on-demand PIN sends a tokencode by SMS
+    /// and answers with a next-tokencode challenge. `None` when it is not.
+    pub(super) async fn try_on_demand(
+        &self,
+        caller: &Caller,
+        target: &str,
+        user: &User,
+        passcode: &str,
+    ) -> Result<Option<AuthnResponse>, CoreError> {
+        let Some(verifier) = self.store.find_on_demand(user.id).await? else {
+            return Ok(None);
+        };
+        if !check_keyed_verifier(
+            self.admin.pin_key(),
+            crate::admin::PIN_CONTEXT,
+            passcode.as_bytes(),
+            &verifier,
+        ) {
+            return Ok(None);
+        }
+        self.send_phone_code(caller, target, user, CloudMethod::Sms, true)
+            .await
+            .map(Some)
     }
 
     /// Answers a cloud challenge (called from `verify` with the attempt already taken).
@@ -352,6 +405,7 @@ impl AuthnService {
             }
             AttemptState::CloudPhoneCode {
                 channel,
+                on_demand,
                 verifier,
                 tries,
             } => {
@@ -389,6 +443,7 @@ impl AuthnService {
                 let mut again = attempt_clone(&attempt.id, &attempt, now);
                 again.state = AttemptState::CloudPhoneCode {
                     channel,
+                    on_demand,
                     verifier,
                     tries,
                 };
@@ -396,10 +451,7 @@ impl AuthnService {
                 Ok(AuthnResponse {
                     result: AuthnResult::Challenge,
                     attempt_id: Some(again.id),
-                    challenge: Some(Challenge {
-                        kind: kind_of(method),
-                        prompt: format!("That code is not right. {}", prompt_of(method)),
-                    }),
+                    challenge: Some(phone_challenge(method, on_demand, true)),
                     message: "Additional information required".to_owned(),
                 })
             }

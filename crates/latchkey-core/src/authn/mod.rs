@@ -338,6 +338,12 @@ impl AuthnService {
             .filter(|t| t.token.enabled)
             .collect();
         if tokens.is_empty() {
+            if let Some(answer) = self
+                .try_on_demand(caller, &target, &subject.user, &req.passcode)
+                .await?
+            {
+                return Ok(answer);
+            }
             return self
                 .fail(
                     caller,
@@ -397,6 +403,12 @@ impl AuthnService {
                 .await
             }
             _ => {
+                if let Some(answer) = self
+                    .try_on_demand(caller, target, &subject.user, passcode)
+                    .await?
+                {
+                    return Ok(answer);
+                }
                 if let Some(answer) = self
                     .try_emergency(caller, target, subject, &tokens, passcode)
                     .await?

@@ -140,6 +140,9 @@ pub enum AttemptState {
     CloudPhoneCode {
         /// `sms` or `voice`.
         channel: String,
+        /// An on-demand tokencode of the manager channel (answered as a next tokencode).
+        #[serde(default)]
+        on_demand: bool,
         /// Keyed verifier of the code.
         verifier: String,
         /// Wrong answers so far.

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use latchkey_proto::admin::{CreateUser, UpdateUser, UserView};
+use latchkey_proto::admin::{CreateUser, SetPin, UpdateUser, UserView};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -16,6 +16,40 @@ pub(crate) fn routes(r: Routes) -> Routes {
         .get("/api/v1/admin/users/{login}", show_user)
         .patch("/api/v1/admin/users/{login}", update_user)
         .delete("/api/v1/admin/users/{login}", delete_user)
+        .put("/api/v1/admin/users/{login}/on-demand", enable_on_demand)
+        .delete("/api/v1/admin/users/{login}/on-demand", disable_on_demand)
+}
+
+/// Enables on-demand tokencodes for a user (the user types this PIN alone; a tokencode goes
+/// to their phone by SMS and answers a next-tokencode challenge), or replaces the PIN.
+#[utoipa::path(
+    put, path = "/api/v1/admin/users/{login}/on-demand", tag = "users", request_body = SetPin,
+    params(("login" = String, Path, description = "Login name")),
+    responses((status = 204, description = "Enabled"))
+)]
+pub async fn enable_on_demand(
+    State(s): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    PathParams(login): PathParams<String>,
+    JsonBody(req): JsonBody<SetPin>,
+) -> Result<StatusCode, ApiError> {
+    s.admin.enable_on_demand(&actor, &login, &req.pin).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Disables on-demand tokencodes for a user.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/users/{login}/on-demand", tag = "users",
+    params(("login" = String, Path, description = "Login name")),
+    responses((status = 204, description = "Disabled"))
+)]
+pub async fn disable_on_demand(
+    State(s): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    PathParams(login): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    s.admin.disable_on_demand(&actor, &login).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Users in the caller's scope.

@@ -482,3 +482,75 @@ async fn channel_rules_of_the_emergency_table() {
     // The emergency access code works on the cloud channel.
     assert_success(&c.login("alice", "emergency_access_code", &eac).await);
 }
+
+#[tokio::test]
+async fn on_demand_tokencode_on_the_manager_channel() {
+    let c = cloud().await;
+    let fx = &c.fx;
+    // Enabling needs a PIN by the token policy and a phone number.
+    fx.app
+        .root(
+            "PUT",
+            "/api/v1/admin/users/alice/on-demand",
+            Some(json!({"pin": "12"})),
+        )
+        .await
+        .expect_error(400, "invalid_request");
+    fx.user("pete").await;
+    fx.app
+        .root(
+            "PUT",
+            "/api/v1/admin/users/pete/on-demand",
+            Some(json!({"pin": "975310"})),
+        )
+        .await
+        .expect_error(409, "conflict");
+    let helpdesk = fx.app.make_admin("hd", "help-desk", "root").await;
+    let r = fx
+        .app
+        .call(
+            "PUT",
+            "/api/v1/admin/users/alice/on-demand",
+            Some(&helpdesk),
+            Some(json!({"pin": "975310"})),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 403);
+    fx.app
+        .root(
+            "PUT",
+            "/api/v1/admin/users/alice/on-demand",
+            Some(json!({"pin": "975310"})),
+        )
+        .await
+        .expect(204);
+
+    // The on-demand PIN alone: a code goes by SMS, asked for as the next tokencode.
+    let r = fx.init("alice", "975310").await;
+    let v = r.json();
+    assert_eq!(v["result"], "CHALLENGE", "{v}");
+    assert_eq!(v["challenge"]["kind"], "next_tokencode");
+    let (channel, to, code) = c.phones.0.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((channel, to.as_str()), (PhoneChannel::Sms, "+14155550123"));
+    let attempt = v["attempt_id"].as_str().unwrap().to_owned();
+    let again = fx.verify(&attempt, "000000").await.json();
+    assert_eq!(again["challenge"]["kind"], "next_tokencode");
+    assert_success(&fx.verify(&attempt, &code).await);
+    // The token still works as before; a wrong on-demand PIN sends nothing.
+    assert_success(&fx.init("alice", &fx.passcode()).await);
+    let sent = c.phones.count();
+    assert_fail(&fx.init("alice", "975311").await);
+    assert_eq!(c.phones.count(), sent);
+    // Disabled: the PIN alone is just a wrong passcode.
+    fx.app
+        .root("DELETE", "/api/v1/admin/users/alice/on-demand", None)
+        .await
+        .expect(204);
+    c.app().clock.advance(31);
+    assert_fail(&fx.init("alice", "975310").await);
+    assert_eq!(c.phones.count(), sent);
+    fx.app
+        .root("DELETE", "/api/v1/admin/users/alice/on-demand", None)
+        .await
+        .expect_error(404, "not_found");
+}

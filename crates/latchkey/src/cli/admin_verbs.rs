@@ -231,6 +231,29 @@ async fn user(c: &Client, cmd: &UserCmd, json: bool) -> VerbResult {
             }
             Ok(ExitCode::SUCCESS)
         }
+        UserCmd::OnDemand { name, pin, off: _ } => {
+            let path = format!("/users/{}/on-demand", seg(name));
+            let on = pin.is_some();
+            match pin {
+                Some(p) => {
+                    let body = SetPin { pin: read_pin(p)? };
+                    c.call::<_, Value>(Method::PUT, &path, Some(&body)).await?;
+                }
+                None => {
+                    c.call::<(), Value>(Method::DELETE, &path, None).await?;
+                }
+            }
+            emit(
+                json,
+                &serde_json::json!({"user": name, "on_demand": on}),
+                |_| {
+                    println!(
+                        "on-demand tokencodes {} for {name}",
+                        if on { "enabled" } else { "disabled" }
+                    );
+                },
+            )
+        }
     }
 }
 

@@ -99,6 +99,18 @@ pub enum UserCmd {
         /// Login name.
         name: String,
     },
+    /// Enable on-demand tokencodes: the user types this PIN alone and gets a tokencode by SMS
+    /// ("-" reads the PIN from standard input); --off disables them.
+    OnDemand {
+        /// Login name.
+        name: String,
+        /// The on-demand PIN.
+        #[arg(long, conflicts_with = "off", required_unless_present = "off")]
+        pin: Option<String>,
+        /// Disable on-demand tokencodes.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 /// Token types on the command line.

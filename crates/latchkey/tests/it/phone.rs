@@ -33,6 +33,12 @@ async fn cloud(srv: &Server, key: &str, path: &str, body: Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_install_delivers_codes_to_its_outbox_file() {
     let tmp = tempfile::tempdir().expect("tempdir");
+    // No resend cool-down: the test sends two codes to the same user in a row.
+    std::fs::write(
+        tmp.path().join("latchkey.toml"),
+        "[messaging]\nresend_cooldown_seconds = 0\n",
+    )
+    .expect("config");
     let srv = Server::start(tmp.path(), &[]);
     let key = cloud_key(&srv, "olga", "+14155550123");
     let m = cloud(&srv, &key, "methods", json!({"user": "olga"})).await;
@@ -64,8 +70,42 @@ async fn a_fresh_install_delivers_codes_to_its_outbox_file() {
     )
     .await;
     assert_eq!(r["result"], "SUCCESS");
+
+    // On the manager channel: the on-demand PIN alone sends a tokencode by SMS.
+    srv.cli(&["user", "on-demand", "olga", "--pin", "975310"])
+        .ok();
+    let rest = srv
+        .cli(&["agent", "add", "vpn", "--kind", "rest", "--json"])
+        .json()["api_key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let http = reqwest::Client::new();
+    let ch = crate::authn::post(
+        &http,
+        &srv.url,
+        &rest,
+        "initialize",
+        json!({"user": "olga", "passcode": "975310"}),
+    )
+    .await;
+    assert_eq!(ch["challenge"]["kind"], "next_tokencode", "{ch}");
+    let text = std::fs::read_to_string(&outbox).expect("outbox");
+    let last: Value = serde_json::from_str(text.lines().last().expect("line")).expect("json");
+    let tokencode = last["code"].as_str().expect("code").to_owned();
+    assert_ne!(tokencode, code);
+    let ok = crate::authn::post(
+        &http,
+        &srv.url,
+        &rest,
+        "verify",
+        json!({"attempt_id": ch["attempt_id"], "response": tokencode}),
+    )
+    .await;
+    assert_eq!(ok["result"], "SUCCESS");
     let (_, logs) = srv.stop();
     assert!(!logs.contains(&code), "a code is in the log");
+    assert!(!logs.contains(&tokencode), "a code is in the log");
 }
 
 fn kannel_installed() -> bool {
