@@ -66,3 +66,24 @@ pub struct NewDelivery {
     /// Now.
     pub now: i64,
 }
+
+/// A send as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// Sequence number.
+    pub id: i64,
+    /// Request time.
+    pub created_at: i64,
+    /// The user's login.
+    pub login: String,
+    /// The user's domain.
+    pub domain_id: crate::ids::DomainId,
+    /// Destination.
+    pub destination: String,
+    /// `sms` or `voice`.
+    pub channel: String,
+    /// `pending`, `delivered`, `failed`.
+    pub status: String,
+    /// JSON list of provider attempts.
+    pub attempts: String,
+}

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use latchkey_proto::policy::{PolicyKind, PolicyValue};
 
 use crate::audit::{AuditDraft, AuditHead, AuditRecord};
-use crate::delivery::{LimitHit, NewDelivery, SendLimits};
+use crate::delivery::{DeliveryRecord, LimitHit, NewDelivery, SendLimits};
 use crate::emergency::{
     Eac, EmergencyUse, NewNotice, NewOnlineEmergency, Notice, OfflineEmergency, OfflineOwner,
     OnlineEmergency,
@@ -277,6 +277,14 @@ pub trait Store: Send + Sync {
     /// Records a successful authentication that uses up nothing (an SMS or voice code, whose
     /// attempt is already taken): resets the user's failure counters with the audit record.
     async fn commit_success(&self, user: UserId, audit: &AuditDraft) -> Result<(), StoreError>;
+    /// SMS and voice sends, newest first, at most `limit`; only for users in `domains` when
+    /// given, only for `user` when given.
+    async fn list_deliveries(
+        &self,
+        domains: Option<&[DomainId]>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
     /// The keyed verifier of a user's on-demand PIN, when on-demand tokencodes are enabled.
     async fn find_on_demand(&self, user: UserId) -> Result<Option<String>, StoreError>;
     /// Enables on-demand tokencodes for a user with this PIN verifier (replacing the PIN), or

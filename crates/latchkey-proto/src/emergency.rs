@@ -247,3 +247,22 @@ impl std::fmt::Debug for GeneratedEac {
             .finish_non_exhaustive()
     }
 }
+
+/// A record of an SMS or voice code sent (never the code).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct DeliveryView {
+    /// Sequence number.
+    pub id: i64,
+    /// When it was requested.
+    pub created_at: i64,
+    /// User.
+    pub user: String,
+    /// Destination number (E.164).
+    pub destination: String,
+    /// `sms` or `voice`.
+    pub channel: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Each provider attempt: provider, ok, transient, detail.
+    pub attempts: serde_json::Value,
+}

@@ -4,8 +4,8 @@
 //! limit.
 
 use latchkey_core::audit::AuditDraft;
-use latchkey_core::delivery::{LimitHit, NewDelivery, SendLimits};
-use latchkey_core::ids::UserId;
+use latchkey_core::delivery::{DeliveryRecord, LimitHit, NewDelivery, SendLimits};
+use latchkey_core::ids::{DomainId, UserId};
 use latchkey_core::store::StoreError;
 use sqlx::AnyConnection;
 
@@ -178,5 +178,51 @@ impl SqlStore {
         }
         tx.append(audit).await?.commit().await?;
         Ok(true)
+    }
+
+    pub(crate) async fn dl_list(
+        &self,
+        domains: Option<&[DomainId]>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        const T: &str = "phone_deliveries";
+        let mut sql = "SELECT d.id, d.created_at, u.login, u.domain_id, d.destination, \
+             d.channel, d.status, d.attempts FROM phone_deliveries d \
+             JOIN users u ON u.id = d.user_id"
+            .to_owned();
+        if user.is_some() {
+            sql.push_str(" WHERE d.user_id = $1");
+        }
+        sql.push_str(" ORDER BY d.id DESC");
+        let mut q = sqlx::query(&sql);
+        if let Some(u) = user {
+            q = q.bind(u.0);
+        }
+        let rows = q
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| map_db(e, || T.to_owned(), ""))?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let domain_id = DomainId(get(row, T, "domain_id")?);
+            if domains.is_some_and(|ds| !ds.contains(&domain_id)) {
+                continue;
+            }
+            out.push(DeliveryRecord {
+                id: get(row, T, "id")?,
+                created_at: get(row, T, "created_at")?,
+                login: get(row, T, "login")?,
+                domain_id,
+                destination: get(row, T, "destination")?,
+                channel: get(row, T, "channel")?,
+                status: get(row, T, "status")?,
+                attempts: get(row, T, "attempts")?,
+            });
+            if out.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        Ok(out)
     }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use latchkey_core::admin::{agent_secret_aad, secret_aad, seed_aad};
 use latchkey_core::audit::{AuditDraft, AuditHead, AuditRecord};
-use latchkey_core::delivery::{LimitHit, NewDelivery, SendLimits};
+use latchkey_core::delivery::{DeliveryRecord, LimitHit, NewDelivery, SendLimits};
 use latchkey_core::emergency::{
     Eac, EmergencyUse, NewNotice, NewOnlineEmergency, Notice, OfflineEmergency, OfflineOwner,
     OnlineEmergency, offline_aad,
@@ -843,6 +843,15 @@ impl Store for SqlStore {
         audit: &AuditDraft,
     ) -> Result<(), StoreError> {
         self.dl_record(id, delivered, attempts, audit).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        domains: Option<&[DomainId]>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.dl_list(domains, user, limit).await
     }
 
     async fn find_on_demand(&self, user: UserId) -> Result<Option<String>, StoreError> {

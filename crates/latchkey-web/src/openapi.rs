@@ -70,6 +70,7 @@ use crate::{authn, cloud, health};
         emergency::reveal_tokencode,
         emergency::reset_tokencode,
         emergency::list_outbox,
+        emergency::list_deliveries,
         emergency::generate_eac,
         emergency::show_eac,
         emergency::revoke_eac,

@@ -8,8 +8,9 @@ use latchkey_crypto::codegen::generate_code;
 use latchkey_crypto::secret::SecretString;
 use latchkey_crypto::verifier::keyed_verifier;
 use latchkey_proto::emergency::{
-    GrantOnlineEmergency, GrantedOnlineEmergency, OfflineEmergencyKind, OfflineEmergencyView,
-    OnlineEmergencyKind, OnlineEmergencyView, OutboxView, ResetOfflineRequest,
+    DeliveryView, GrantOnlineEmergency, GrantedOnlineEmergency, OfflineEmergencyKind,
+    OfflineEmergencyView, OnlineEmergencyKind, OnlineEmergencyView, OutboxView,
+    ResetOfflineRequest,
 };
 use latchkey_proto::policy::EffectivePolicies;
 
@@ -611,6 +612,43 @@ impl AdminService {
         };
         self.store.set_offline_online_use(token, on, &audit).await?;
         self.show_offline(&s).await
+    }
+
+    /// `GET /deliveries`: SMS and voice sends for users in the caller's scope, newest first
+    /// (never the codes).
+    pub async fn list_deliveries(
+        &self,
+        actor: &Actor,
+        user: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryView>, CoreError> {
+        DomainTree::require(actor, Permission::ViewDirectory)?;
+        let tree = self.tree().await?;
+        let user = match user {
+            Some(login) => {
+                let u = self.user_named(login).await?;
+                tree.require_in_scope(actor, Permission::ViewDirectory, u.domain_id)?;
+                Some(u.id)
+            }
+            None => None,
+        };
+        let visible = tree.visible(actor);
+        let records = self
+            .store
+            .list_deliveries(visible.as_deref(), user, limit.clamp(1, 1000))
+            .await?;
+        Ok(records
+            .into_iter()
+            .map(|d| DeliveryView {
+                id: d.id,
+                created_at: d.created_at,
+                user: d.login,
+                destination: d.destination,
+                channel: d.channel,
+                status: d.status,
+                attempts: serde_json::from_str(&d.attempts).unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// `GET /outbox`: notifications queued for users in the caller's scope, newest first.

@@ -30,7 +30,11 @@ impl AdminService {
             )));
         }
         let verifier = keyed_verifier(&self.pin_key, &mut self.rng(), PIN_CONTEXT, pin.as_bytes());
-        let audit = self.draft(actor, "user.on_demand.enable", &format!("user:{}", user.login));
+        let audit = self.draft(
+            actor,
+            "user.on_demand.enable",
+            &format!("user:{}", user.login),
+        );
         self.store
             .set_on_demand(user.id, Some(&verifier), self.clock.now(), &audit)
             .await?;
@@ -42,7 +46,11 @@ impl AdminService {
         let user = self.user_named(login).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageTokens, user.domain_id)?;
-        let audit = self.draft(actor, "user.on_demand.disable", &format!("user:{}", user.login));
+        let audit = self.draft(
+            actor,
+            "user.on_demand.disable",
+            &format!("user:{}", user.login),
+        );
         if self
             .store
             .set_on_demand(user.id, None, self.clock.now(), &audit)

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use latchkey_proto::emergency::{
-    EacView, GenerateEac, GeneratedEac, GrantOnlineEmergency, GrantedOnlineEmergency,
+    DeliveryView, EacView, GenerateEac, GeneratedEac, GrantOnlineEmergency, GrantedOnlineEmergency,
     OfflineEmergencyView, OnlineEmergencyView, OutboxView, ResetOfflineRequest, RevealRequest,
     UpdateOfflineTokencode,
 };
@@ -47,6 +47,7 @@ pub(crate) fn routes(r: Routes) -> Routes {
             reset_tokencode,
         )
         .get("/api/v1/admin/outbox", list_outbox)
+        .get("/api/v1/admin/deliveries", list_deliveries)
         .post(EAC, generate_eac)
         .get(EAC, show_eac)
         .delete(EAC, revoke_eac)
@@ -303,6 +304,24 @@ pub async fn list_outbox(
     Ok(Json(
         s.admin
             .list_outbox(&actor, q.user.as_deref(), q.limit.unwrap_or(100))
+            .await?,
+    ))
+}
+
+/// SMS and voice codes sent to users in the caller's scope, newest first, with each provider
+/// attempt (never the code).
+#[utoipa::path(
+    get, path = "/api/v1/admin/deliveries", tag = "emergency", params(OutboxQuery),
+    responses((status = 200, description = "Deliveries", body = [DeliveryView]))
+)]
+pub async fn list_deliveries(
+    State(s): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    QueryParams(q): QueryParams<OutboxQuery>,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    Ok(Json(
+        s.admin
+            .list_deliveries(&actor, q.user.as_deref(), q.limit.unwrap_or(100))
             .await?,
     ))
 }

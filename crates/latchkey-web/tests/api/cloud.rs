@@ -226,10 +226,22 @@ async fn sms_and_voice_codes_authenticate_within_three_tries() {
     let code = c.phones.last_code();
     c.app().clock.advance(5 * 60 + 1);
     assert_fail(&c.answer(&s, &code).await);
-    // Failures counted; the codes never reach the audit log.
+    // Failures counted; the codes never reach the audit log or the delivery records.
     let log = c.app().root("GET", "/api/v1/admin/audit", None).await.body;
     assert!(!log.contains(&code));
     assert!(log.contains("message.delivery"));
+    let sent = c
+        .app()
+        .root("GET", "/api/v1/admin/deliveries?user=alice", None)
+        .await
+        .expect(200);
+    let sent = sent.as_array().unwrap();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0]["status"], "delivered");
+    assert_eq!(sent[1]["channel"], "voice");
+    assert_eq!(sent[0]["destination"], "+14155550123");
+    assert_eq!(sent[0]["attempts"][0]["provider"], "phones");
+    assert!(!serde_json::to_string(&sent).unwrap().contains(&code));
 }
 
 #[tokio::test]

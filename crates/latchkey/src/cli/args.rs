@@ -495,6 +495,15 @@ pub enum OutboxCmd {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+    /// SMS and voice codes sent, newest first, with each provider attempt (never the code).
+    Deliveries {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 /// `latchkey eac …`.

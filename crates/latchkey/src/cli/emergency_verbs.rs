@@ -273,8 +273,13 @@ pub async fn eac(c: &Client, cmd: &EacCmd, json: bool) -> VerbResult {
 
 /// `latchkey outbox …`.
 pub async fn outbox(c: &Client, cmd: &OutboxCmd, json: bool) -> VerbResult {
-    let OutboxCmd::List { user, limit } = cmd;
-    let mut path = format!("/outbox?limit={limit}");
+    let (OutboxCmd::List { user, limit } | OutboxCmd::Deliveries { user, limit }) = cmd;
+    let deliveries = matches!(cmd, OutboxCmd::Deliveries { .. });
+    let mut path = if deliveries {
+        format!("/deliveries?limit={limit}")
+    } else {
+        format!("/outbox?limit={limit}")
+    };
     if let Some(u) = user {
         path.push_str("&user=");
         path.push_str(&seg(u));
@@ -286,7 +291,11 @@ pub async fn outbox(c: &Client, cmd: &OutboxCmd, json: bool) -> VerbResult {
                 "{} {:<16} {:<28} {:<6} {}",
                 when(&n["created_at"]),
                 s(n, "user"),
-                s(n, "event"),
+                if deliveries {
+                    s(n, "status")
+                } else {
+                    s(n, "event")
+                },
                 s(n, "channel"),
                 s(n, "destination")
             )
