@@ -199,9 +199,11 @@ pub enum TokenAvailableBehavior {
     AllowAfterExpiry,
 }
 
-/// Emergency access settings.
+/// Emergency access settings, including which emergency methods the cloud channel offers (the
+/// authenticator app is always offered).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[allow(clippy::struct_excessive_bools)] // independent switches of the policy
 pub struct EmergencySettings {
     /// Length of offline emergency passcodes and tokencodes (10–24).
     pub offline_code_length: u32,
@@ -213,6 +215,12 @@ pub struct EmergencySettings {
     pub token_available: TokenAvailableBehavior,
     /// Accept the offline emergency tokencode online too.
     pub use_offline_code_online: bool,
+    /// Cloud channel: offer codes by SMS (to users with a phone number).
+    pub cloud_sms: bool,
+    /// Cloud channel: offer codes by voice call (to users with a phone number).
+    pub cloud_voice: bool,
+    /// Cloud channel: accept emergency access codes.
+    pub cloud_access_code: bool,
 }
 
 impl Default for EmergencySettings {
@@ -223,6 +231,9 @@ impl Default for EmergencySettings {
             one_time_set_size: 10,
             token_available: TokenAvailableBehavior::AllowAndEndEmergency,
             use_offline_code_online: false,
+            cloud_sms: true,
+            cloud_voice: true,
+            cloud_access_code: true,
         }
     }
 }

@@ -118,17 +118,32 @@ impl AuthnService {
     /// `POST /api/v1/cloud/methods`.
     pub async fn cloud_methods(&self, req: &MethodsRequest) -> Result<MethodsResponse, CoreError> {
         let (_, user) = self.lookup(&req.user).await?;
+        let tree = crate::authz::DomainTree::new(self.store.list_domains().await?);
+        // An unknown user gets the methods of the root domain, as one without a phone would.
+        let domain = user.as_ref().map(|u| u.domain_id).or_else(|| {
+            tree.all()
+                .into_iter()
+                .find(|d| d.parent.is_none())
+                .map(|d| d.id)
+        });
+        let settings = domain
+            .map_or_else(latchkey_proto::policy::EmergencySettings::default, |d| {
+                crate::policy::effective(&tree, d).emergency
+            });
+        let phone = self.messenger.is_some()
+            && user.as_ref().is_some_and(|u| {
+                u.status == latchkey_proto::admin::UserStatus::Enabled && !u.phones.is_empty()
+            });
         let mut methods = vec![CloudMethod::Authenticator];
-        if self.messenger.is_some()
-            && user
-                .as_ref()
-                .is_some_and(|u| u.status == latchkey_proto::admin::UserStatus::Enabled)
-            && user.as_ref().is_some_and(|u| !u.phones.is_empty())
-        {
+        if phone && settings.cloud_sms {
             methods.push(CloudMethod::Sms);
+        }
+        if phone && settings.cloud_voice {
             methods.push(CloudMethod::Voice);
         }
-        methods.push(CloudMethod::EmergencyAccessCode);
+        if settings.cloud_access_code {
+            methods.push(CloudMethod::EmergencyAccessCode);
+        }
         Ok(MethodsResponse { methods })
     }
 
@@ -201,6 +216,20 @@ impl AuthnService {
         let Some(user) = user else {
             return Ok(AuthnResponse::fail());
         };
+        let settings = self.subject(user.clone()).await?.policies.emergency;
+        let allowed = match method {
+            CloudMethod::Authenticator => true,
+            CloudMethod::Sms => settings.cloud_sms,
+            CloudMethod::Voice => settings.cloud_voice,
+            CloudMethod::EmergencyAccessCode => settings.cloud_access_code,
+        };
+        if !allowed {
+            let detail = serde_json::json!({"method": method});
+            self.store
+                .audit_only(&self.audit(caller, &target, Reason::MethodNotAllowed, detail))
+                .await?;
+            return Ok(AuthnResponse::fail());
+        }
         let ttl = self.attempt_ttl;
         match method {
             CloudMethod::Authenticator => {

@@ -87,6 +87,8 @@ pub enum Reason {
     NoPhone,
     /// A wrong SMS, voice or emergency access code.
     WrongCode,
+    /// A cloud method the user's domain does not offer.
+    MethodNotAllowed,
 }
 
 impl Reason {
@@ -119,6 +121,7 @@ impl Reason {
             Self::NotAcceptedOnCloud => "fail:not_accepted_on_cloud_channel",
             Self::NoPhone => "fail:no_phone",
             Self::WrongCode => "fail:wrong_code",
+            Self::MethodNotAllowed => "fail:method_not_allowed",
         }
     }
 }

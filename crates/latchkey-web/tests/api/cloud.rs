@@ -566,3 +566,33 @@ async fn on_demand_tokencode_on_the_manager_channel() {
         .await
         .expect_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn a_domain_chooses_which_cloud_methods_it_offers() {
+    let c = cloud().await;
+    c.fx.set_policy(
+        "emergency",
+        json!({"cloud_sms": false, "cloud_access_code": false}),
+    )
+    .await;
+    let m = c.post("methods", json!({"user": "alice"})).await.json();
+    assert_eq!(m["methods"], json!(["authenticator", "voice"]));
+    let seq = c.app().audit_seq().await;
+    assert_fail(
+        &c.post("start", json!({"user": "alice", "method": "sms"}))
+            .await,
+    );
+    assert_eq!(c.phones.count(), 0);
+    assert_eq!(c.fx.last_outcome(seq).await, "fail:method_not_allowed");
+    assert_fail(
+        &c.post(
+            "start",
+            json!({"user": "alice", "method": "emergency_access_code"}),
+        )
+        .await,
+    );
+    assert_eq!(
+        c.start("alice", "voice").await["challenge"]["kind"],
+        "voice_code"
+    );
+}
