@@ -514,9 +514,20 @@ fn answer(s: &UdpSocket) -> Option<Vec<u8>> {
     s.recv(&mut buf).ok().map(|n| buf[..n].to_vec())
 }
 
+/// Sends a request that must be answered: waits up to 15 s (a loaded CI machine runs many
+/// servers at once), unlike [`answer`]'s short wait used where silence is expected.
 fn exchange(s: &UdpSocket, bytes: &[u8], ra: &[u8; 16]) -> Option<Packet> {
     s.send(bytes).unwrap();
-    answer(s).map(|r| Packet::verify_reply(&r, ra, RADIUS_SECRET.as_bytes(), true).unwrap())
+    awaited(s).map(|r| Packet::verify_reply(&r, ra, RADIUS_SECRET.as_bytes(), true).unwrap())
+}
+
+/// An answer that must come, waited for up to 15 s.
+fn awaited(s: &UdpSocket) -> Option<Vec<u8>> {
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let reply = answer(s);
+    s.set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    reply
 }
 
 #[test]
@@ -535,9 +546,9 @@ fn duplicates_replay_and_lockout_shared_with_the_rest_api() {
     // The same datagram twice: the same reply, one authentication.
     let (bytes, ra) = request(1, "dora", &totp(t), &[]);
     s.send(&bytes).unwrap();
-    let first = answer(&s).expect("an answer");
+    let first = awaited(&s).expect("an answer");
     s.send(&bytes).unwrap();
-    let second = answer(&s).expect("the cached answer");
+    let second = awaited(&s).expect("the cached answer");
     assert_eq!(first, second);
     let p = Packet::verify_reply(&first, &ra, RADIUS_SECRET.as_bytes(), true).unwrap();
     assert_eq!(p.code, Code::ACCESS_ACCEPT);
