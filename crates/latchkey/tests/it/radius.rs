@@ -767,3 +767,41 @@ fn emergency_credentials_over_radius_follow_the_manager_column() {
         ]
     );
 }
+
+/// An on-demand tokencode over RADIUS: the on-demand PIN alone is answered with an
+/// Access-Challenge (State, Reply-Message); the code that went to the phone (the outbox of a
+/// fresh install) answers it.
+#[test]
+fn on_demand_tokencode_over_radius() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("latchkey.toml"),
+        "[messaging]\nresend_cooldown_seconds = 0\n",
+    )
+    .unwrap();
+    let srv = Server::start(tmp.path(), &[]);
+    let addr = radius_addr(&srv);
+    radius_client(&srv, "vpn", true);
+    srv.cli(&["user", "add", "odin", "--phone", "+14155550199"])
+        .ok();
+    srv.cli(&["user", "on-demand", "odin", "--pin", "864209"])
+        .ok();
+    let s = socket("127.0.0.1:0", &addr);
+    let (bytes, ra) = request(1, "odin", "864209", &[]);
+    let c = exchange(&s, &bytes, &ra).expect("an answer");
+    assert_eq!(c.code, Code::ACCESS_CHALLENGE);
+    let state = c.first(attr::STATE).expect("State").to_vec();
+    let prompt =
+        String::from_utf8_lossy(c.first(attr::REPLY_MESSAGE).expect("prompt")).into_owned();
+    assert!(prompt.contains("tokencode"), "{prompt}");
+    let outbox = std::fs::read_to_string(tmp.path().join("outbox.jsonl")).unwrap();
+    let sent: Value = serde_json::from_str(outbox.lines().last().unwrap()).unwrap();
+    assert_eq!(sent["to"], "+14155550199");
+    let code = sent["code"].as_str().unwrap().to_owned();
+    let (bytes, ra) = request(2, "odin", &code, &[(attr::STATE, &state)]);
+    assert_eq!(exchange(&s, &bytes, &ra).unwrap().code, Code::ACCESS_ACCEPT);
+    assert_eq!(
+        outcomes(&srv, "odin").last().map(String::as_str),
+        Some("success")
+    );
+}
