@@ -24,6 +24,9 @@
 //!   back and every operation in it gets an error: nothing it did is on disk.
 //! - An operation whose caller has gone away (its request was dropped) before the batch
 //!   starts is skipped and writes nothing.
+//! - Each batch runs in a task of its own: a panic in it (in a driver, say) drops the
+//!   transaction (rolled back) and the answers (its callers get an error); the writer goes on
+//!   with the next batch.
 //!
 //! Other writers (administration, see `tx.rs`) keep their own transactions on the same writer
 //! pool; they serialise with the batches through that pool (SQLite: one connection) and
@@ -179,7 +182,7 @@ fn copy_error(e: &StoreError) -> StoreError {
 }
 
 fn writer_stopped() -> StoreError {
-    StoreError::Backend("the store's writer has stopped".to_owned())
+    StoreError::Backend("the store's writer has stopped or dropped the operation".to_owned())
 }
 
 /// How a backend runs batches.
@@ -310,21 +313,43 @@ async fn writer(
     // Waits for one operation, then takes what else is queued (up to the cap) at once.
     while queue.recv_many(&mut batch, plan.cap).await > 0 {
         batch.retain(|job| !job.abandoned());
-        if !batch.is_empty() {
-            let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
-            counters.batches.fetch_add(1, Ordering::Relaxed);
-            counters.operations.fetch_add(n, Ordering::Relaxed);
-            counters.largest_batch.fetch_max(n, Ordering::Relaxed);
-            let outcome = run_batch(&pool, plan, &mut batch).await;
-            if let Err(e) = &outcome {
-                counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, operations = n, "group commit batch rolled back");
-            }
-            for job in batch.drain(..) {
-                job.finish(outcome.as_ref().copied());
-            }
+        if batch.is_empty() {
+            continue;
         }
-        batch.clear();
+        let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+        counters.operations.fetch_add(n, Ordering::Relaxed);
+        counters.largest_batch.fetch_max(n, Ordering::Relaxed);
+        // A task of its own, so that a panic in one batch (in a driver, say) costs that batch
+        // (rolled back, its callers get an error) and not the writer.
+        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(plan.cap));
+        let run = tokio::spawn(run_and_answer(
+            pool.clone(),
+            plan,
+            Arc::clone(&counters),
+            jobs,
+        ));
+        if let Err(e) = run.await {
+            counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, operations = n, "group commit batch panicked");
+        }
+    }
+}
+
+/// Runs one batch and answers its callers.
+async fn run_and_answer(
+    pool: AnyPool,
+    plan: Plan,
+    counters: Arc<Counters>,
+    mut jobs: Vec<Box<dyn Job>>,
+) {
+    let outcome = run_batch(&pool, plan, &mut jobs).await;
+    if let Err(e) = &outcome {
+        counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(error = %e, operations = jobs.len(), "group commit batch rolled back");
+    }
+    for job in jobs {
+        job.finish(outcome.as_ref().copied());
     }
 }
 
