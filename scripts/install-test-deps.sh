@@ -19,7 +19,9 @@ set -euo pipefail
 # RADIUS: radclient/radtest (freeradius-utils), pam_radius_auth + pamtester for the PAM login.
 # SMS: Kannel's bearerbox/smsbox (kannel) and its fake SMSC (kannel-extras), started by
 # scripts/kannel-standin.sh on free ports; the system kannel service is not used.
-APT_PACKAGES="oathtool openssl freeradius-utils libpam-radius-auth pamtester kannel kannel-extras"
+# Security Console: Debian's chromium, driven by npm playwright-core (tests/console; never a
+# browser download).
+APT_PACKAGES="oathtool openssl freeradius-utils libpam-radius-auth pamtester kannel kannel-extras chromium"
 PG_PACKAGE="postgresql-15"          # only installed if $PG_BIN/initdb is missing
 PIP_PACKAGES="pyotp pyrad"
 # cargo-fuzz (crates.io) runs the RADIUS codec fuzz target; `cargo install` builds it once.
@@ -45,6 +47,9 @@ for p in $APT_PACKAGES; do want+=("$p"); done
 if [ ! -x "$PG_BIN/initdb" ]; then want+=("$PG_PACKAGE"); fi
 # python3 -m venv on Debian needs python3-venv (ensurepip)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then want+=("python3-venv"); fi
+# node and npm for the console browser tests (any node >= 18 already installed will do)
+if ! command -v node >/dev/null 2>&1; then want+=("nodejs"); fi
+if ! command -v npm >/dev/null 2>&1; then want+=("npm"); fi
 
 missing=()
 for p in "${want[@]}"; do
@@ -101,6 +106,21 @@ else
   problems+=("python venv missing; run: $PYTHON -m venv $LATCHKEY_VENV && $LATCHKEY_VENV/bin/pip install $PIP_PACKAGES   (or set LATCHKEY_VENV to a writable path)")
 fi
 
+# ---- npm: playwright-core for the console browser tests (tests/console, from its lock file) ----
+console_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/console"
+if [ -d "$console_dir/node_modules/playwright-core" ]; then
+  :
+elif command -v npm >/dev/null 2>&1; then
+  log "npm ci in $console_dir (playwright-core; no browser download)"
+  if (cd "$console_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >&2 </dev/null); then
+    installed+=("npm:playwright-core")
+  else
+    problems+=("npm ci in tests/console failed")
+  fi
+else
+  problems+=("npm not found: cannot install playwright-core for tests/console")
+fi
+
 # ---- cargo-fuzz ----
 # Installed for whoever runs this (it lands in ~/.cargo/bin, no root needed); skipped when a
 # cargo-fuzz is already there.
@@ -130,7 +150,7 @@ if [ "${#problems[@]}" -gt 0 ]; then
   exit 1
 fi
 
-present="apt: ${want[*]}; postgres: $PG_BIN; venv: $LATCHKEY_VENV ($PIP_PACKAGES); cargo-fuzz"
+present="apt: ${want[*]}; postgres: $PG_BIN; venv: $LATCHKEY_VENV ($PIP_PACKAGES); cargo-fuzz; tests/console playwright-core"
 if [ "${#installed[@]}" -gt 0 ]; then
   echo "install-test-deps: installed ${installed[*]} | present: $present"
 else

@@ -61,6 +61,8 @@ pub enum Permission {
     Emergency,
     /// Rotate the master key.
     ManageKeys,
+    /// Set the deployment's SMS/voice providers (deployment-wide: super administrators only).
+    ManageMessaging,
 }
 
 /// Whether `role` grants `p` (deny by default: anything not listed is refused).
@@ -68,7 +70,7 @@ pub fn grants(role: Role, p: Permission) -> bool {
     use Permission as P;
     match role {
         Role::SuperAdmin => true,
-        Role::DomainAdmin => !matches!(p, P::ManageKeys | P::ReadAudit),
+        Role::DomainAdmin => !matches!(p, P::ManageKeys | P::ReadAudit | P::ManageMessaging),
         Role::PrivilegedHelpDesk => {
             matches!(
                 p,

@@ -66,6 +66,9 @@ pub enum SealedKind {
     Secret,
     /// `offline_emergency.value_sealed`, bound by [`crate::emergency::offline_aad`].
     OfflineEmergency,
+    /// `messaging_providers.secrets_sealed`, bound by
+    /// [`crate::messaging_config::provider_aad`].
+    MessagingProvider,
 }
 
 /// The storage port.

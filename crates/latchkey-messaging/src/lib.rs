@@ -31,6 +31,7 @@ mod phone;
 mod providers;
 mod secret_serde;
 mod service;
+pub mod stored;
 mod template;
 pub mod text;
 
@@ -41,3 +42,4 @@ pub use config::{
 pub use error::ConfigError;
 pub use phone::{is_e164, mask_number};
 pub use service::{MessagingService, NO_PROVIDER};
+pub use stored::{ReloadingMessenger, StoredCodec};

@@ -13,6 +13,8 @@ pub mod authn;
 pub mod cloud;
 pub mod emergency;
 pub mod error;
+pub mod messaging;
+pub mod offline;
 pub mod policy;
 
 pub use error::{ErrorBody, ErrorCode};

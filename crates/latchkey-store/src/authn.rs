@@ -71,6 +71,9 @@ impl AuthnStore for SqlStore {
     }
 
     async fn list_auth_tokens(&self, user: UserId) -> Result<Vec<AuthToken>, StoreError> {
+        if let Some(fast) = &self.fast {
+            return fast.list_auth_tokens(user);
+        }
         let sql =
             format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = $1 ORDER BY serial");
         let rows = sqlx::query(&sql)

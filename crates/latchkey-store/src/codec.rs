@@ -27,7 +27,8 @@ pub(crate) const TOKEN_COLS: &str = "id, serial, token_type, algorithm, digits, 
 /// Columns of `tokens` with the authentication state.
 pub(crate) const AUTH_TOKEN_COLS: &str = "id, serial, token_type, algorithm, digits, period, \
      counter, seed_sealed, domain_id, user_id, enabled, pin_verifier, new_pin_required, \
-     last_used, drift, created_at, failed_passcodes";
+     last_used, drift, created_at, failed_passcodes, \
+     (SELECT COUNT(*) FROM emergency_online e WHERE e.token_id = tokens.id) AS in_emergency";
 /// Columns of `users` holding the lock state.
 pub(crate) const LOCK_COLS: &str = "failures, last_failure_at, locked_until, lock_count";
 /// Columns of `authn_attempts` (all but `created_at`).
@@ -52,6 +53,47 @@ where
 {
     row.try_get::<T, _>(col)
         .map_err(|e| map_db(e, || table.to_owned(), ""))
+}
+
+/// A result row the decoders below read by column name: sqlx's `AnyRow`, or a `rusqlite` row
+/// of the SQLite fast read path (`fast.rs`), so both paths share one decoder per type.
+pub(crate) trait Cols {
+    /// An integer column.
+    fn int(&self, table: &'static str, col: &'static str) -> Result<i64, StoreError>;
+    /// A nullable integer column.
+    fn opt_int(&self, table: &'static str, col: &'static str) -> Result<Option<i64>, StoreError>;
+    /// A text column.
+    fn text(&self, table: &'static str, col: &'static str) -> Result<String, StoreError>;
+    /// A nullable text column.
+    fn opt_text(
+        &self,
+        table: &'static str,
+        col: &'static str,
+    ) -> Result<Option<String>, StoreError>;
+    /// A blob column.
+    fn blob(&self, table: &'static str, col: &'static str) -> Result<Vec<u8>, StoreError>;
+}
+
+impl Cols for AnyRow {
+    fn int(&self, table: &'static str, col: &'static str) -> Result<i64, StoreError> {
+        get(self, table, col)
+    }
+    fn opt_int(&self, table: &'static str, col: &'static str) -> Result<Option<i64>, StoreError> {
+        get(self, table, col)
+    }
+    fn text(&self, table: &'static str, col: &'static str) -> Result<String, StoreError> {
+        get(self, table, col)
+    }
+    fn opt_text(
+        &self,
+        table: &'static str,
+        col: &'static str,
+    ) -> Result<Option<String>, StoreError> {
+        get(self, table, col)
+    }
+    fn blob(&self, table: &'static str, col: &'static str) -> Result<Vec<u8>, StoreError> {
+        get(self, table, col)
+    }
 }
 
 /// The serde name of a unit enum variant (`enabled`, `offline-host`, …).
@@ -165,42 +207,42 @@ pub(crate) fn phones_json(phones: &[latchkey_proto::admin::Phone]) -> Result<Str
         .map_err(|_| StoreError::Backend("phones cannot be serialised".to_owned()))
 }
 
-pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
+pub(crate) fn user<R: Cols>(row: &R) -> Result<User, StoreError> {
     const T: &str = "users";
-    let phones: String = get(row, T, "phones")?;
+    let phones = row.text(T, "phones")?;
     Ok(User {
-        id: UserId(get(row, T, "id")?),
-        login: get(row, T, "login")?,
-        domain_id: DomainId(get(row, T, "domain_id")?),
-        status: enum_parse(get(row, T, "status")?, T, "status")?,
-        email: get(row, T, "email")?,
+        id: UserId(row.int(T, "id")?),
+        login: row.text(T, "login")?,
+        domain_id: DomainId(row.int(T, "domain_id")?),
+        status: enum_parse(row.text(T, "status")?, T, "status")?,
+        email: row.opt_text(T, "email")?,
         phones: serde_json::from_str(&phones).map_err(|_| corrupt(T, "phones", "invalid JSON"))?,
-        created_at: get(row, T, "created_at")?,
+        created_at: row.int(T, "created_at")?,
     })
 }
 
-pub(crate) fn token(row: &AnyRow) -> Result<Token, StoreError> {
+pub(crate) fn token<R: Cols>(row: &R) -> Result<Token, StoreError> {
     const T: &str = "tokens";
-    let algorithm: String = get(row, T, "algorithm")?;
+    let algorithm = row.text(T, "algorithm")?;
     Ok(Token {
-        id: TokenId(get(row, T, "id")?),
-        serial: get(row, T, "serial")?,
-        token_type: enum_parse(get(row, T, "token_type")?, T, "token_type")?,
+        id: TokenId(row.int(T, "id")?),
+        serial: row.text(T, "serial")?,
+        token_type: enum_parse(row.text(T, "token_type")?, T, "token_type")?,
         algorithm: OtpAlgorithm::parse(&algorithm)
             .map_err(|_| corrupt(T, "algorithm", "unknown value"))?,
-        digits: u32_of(get(row, T, "digits")?, T, "digits")?,
-        period: u32_of(get(row, T, "period")?, T, "period")?,
-        counter: u64::try_from(get::<i64>(row, T, "counter")?)
+        digits: u32_of(row.int(T, "digits")?, T, "digits")?,
+        period: u32_of(row.int(T, "period")?, T, "period")?,
+        counter: u64::try_from(row.int(T, "counter")?)
             .map_err(|_| corrupt(T, "counter", "negative"))?,
-        seed_sealed: get(row, T, "seed_sealed")?,
-        domain_id: DomainId(get(row, T, "domain_id")?),
-        user_id: get::<Option<i64>>(row, T, "user_id")?.map(UserId),
-        enabled: int_bool(get(row, T, "enabled")?, T, "enabled")?,
-        pin_verifier: get(row, T, "pin_verifier")?,
-        new_pin_required: int_bool(get(row, T, "new_pin_required")?, T, "new_pin_required")?,
-        last_used: get(row, T, "last_used")?,
-        drift: get(row, T, "drift")?,
-        created_at: get(row, T, "created_at")?,
+        seed_sealed: row.blob(T, "seed_sealed")?,
+        domain_id: DomainId(row.int(T, "domain_id")?),
+        user_id: row.opt_int(T, "user_id")?.map(UserId),
+        enabled: int_bool(row.int(T, "enabled")?, T, "enabled")?,
+        pin_verifier: row.opt_text(T, "pin_verifier")?,
+        new_pin_required: int_bool(row.int(T, "new_pin_required")?, T, "new_pin_required")?,
+        last_used: row.opt_int(T, "last_used")?,
+        drift: row.int(T, "drift")?,
+        created_at: row.int(T, "created_at")?,
     })
 }
 
@@ -265,11 +307,12 @@ pub(crate) fn audit_head(row: &AnyRow) -> Result<AuditHead, StoreError> {
     })
 }
 
-pub(crate) fn auth_token(row: &AnyRow) -> Result<AuthToken, StoreError> {
+pub(crate) fn auth_token<R: Cols>(row: &R) -> Result<AuthToken, StoreError> {
     const T: &str = "tokens";
     Ok(AuthToken {
         token: token(row)?,
-        failed_passcodes: u32_of(get(row, T, "failed_passcodes")?, T, "failed_passcodes")?,
+        failed_passcodes: u32_of(row.int(T, "failed_passcodes")?, T, "failed_passcodes")?,
+        in_emergency: row.int(T, "in_emergency")? > 0,
     })
 }
 

@@ -233,6 +233,9 @@ impl Store for SqlStore {
     // ----- users -----
 
     async fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        if let Some(fast) = &self.fast {
+            return fast.find_user_by_login(login);
+        }
         let sql = format!("SELECT {USER_COLS} FROM users WHERE login = $1");
         self.find_by(&sql, login, "users", codec::user).await
     }
@@ -649,6 +652,7 @@ impl Store for SqlStore {
                 sealed: get(&row, "offline_emergency", "value_sealed")?,
             });
         }
+        out.extend(self.mp_list_sealed().await?);
         Ok(out)
     }
 
@@ -694,6 +698,13 @@ impl Store for SqlStore {
                     "agents",
                     "agent secret",
                     agent_secret_aad,
+                ),
+                SealedKind::MessagingProvider => (
+                    "UPDATE messaging_providers SET secrets_sealed = $1 \
+                     WHERE id = $2 AND secrets_sealed IS NOT NULL RETURNING name AS bound",
+                    "messaging_providers",
+                    "messaging provider credentials",
+                    latchkey_core::messaging_config::provider_aad,
                 ),
                 SealedKind::Secret | SealedKind::OfflineEmergency => (
                     "UPDATE secrets SET value_sealed = $1 WHERE id = $2 RETURNING name AS bound",

@@ -12,7 +12,8 @@
 use axum::Json;
 use axum::extract::State;
 use latchkey_core::authn::Caller;
-use latchkey_proto::authn::{AuthnResponse, InitializeRequest, VerifyRequest};
+use latchkey_proto::authn::AuthnResponse;
+use latchkey_proto::offline::{AuthnResponseWithOffline, InitializeWithOffline, VerifyWithOffline};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -47,32 +48,68 @@ pub(crate) fn caller(auth: AgentAuth, client: Option<&str>) -> Result<Caller, Ap
 
 /// Starts an authentication with a user's passcode (PIN followed by the tokencode).
 #[utoipa::path(
-    post, path = "/api/v1/authn/initialize", tag = "authn", request_body = InitializeRequest,
+    post, path = "/api/v1/authn/initialize", tag = "authn", request_body = InitializeWithOffline,
     security(("agent_key" = [])),
     responses((status = 200, description = "SUCCESS, CHALLENGE (answer it with /verify) or FAIL; \
-        every FAIL is the same body, whatever the reason", body = AuthnResponse))
+        every FAIL is the same body, whatever the reason. An enrolled offline host that sent \
+        `want_offline_data` also gets `offline_data` (standard base64 of the signed offline \
+        data, docs/design/offline.md) with SUCCESS when the policy allows; the field is absent \
+        otherwise", body = AuthnResponse))
 )]
 pub async fn initialize(
     State(s): State<AppState>,
     auth: AgentAuth,
-    JsonBody(req): JsonBody<InitializeRequest>,
-) -> Result<Json<AuthnResponse>, ApiError> {
+    JsonBody(req): JsonBody<InitializeWithOffline>,
+) -> Result<Json<AuthnResponseWithOffline>, ApiError> {
     let caller = caller(auth, req.client_address.as_deref())?;
-    Ok(Json(s.authn.initialize(&caller, &req).await?))
+    let response = s.authn.initialize(&caller, &req.plain()).await?;
+    let offline_data = crate::offline::offline_data(
+        &s,
+        &caller,
+        req.want_offline_data,
+        &response,
+        Some(&req.user),
+        &req.passcode,
+    )
+    .await?;
+    Ok(Json(AuthnResponseWithOffline {
+        response,
+        offline_data,
+    }))
 }
 
 /// Answers the challenge of an attempt (new PIN, confirmation, next tokencode or passcode).
 #[utoipa::path(
-    post, path = "/api/v1/authn/verify", tag = "authn", request_body = VerifyRequest,
+    post, path = "/api/v1/authn/verify", tag = "authn", request_body = VerifyWithOffline,
     security(("agent_key" = [])),
     responses((status = 200, description = "SUCCESS, another CHALLENGE or FAIL; an unknown, \
-        expired or foreign attempt is FAIL", body = AuthnResponse))
+        expired or foreign attempt is FAIL. `offline_data` as for initialize, when the answer \
+        was a full passcode (PIN and tokencode)", body = AuthnResponse))
 )]
 pub async fn verify(
     State(s): State<AppState>,
     auth: AgentAuth,
-    JsonBody(req): JsonBody<VerifyRequest>,
-) -> Result<Json<AuthnResponse>, ApiError> {
+    JsonBody(req): JsonBody<VerifyWithOffline>,
+) -> Result<Json<AuthnResponseWithOffline>, ApiError> {
     let caller = caller(auth, req.client_address.as_deref())?;
-    Ok(Json(s.authn.verify(&caller, &req).await?))
+    // The attempt's user, read before verify consumes the attempt; the PIN comes from the
+    // answer, so data follows only a full passcode (next passcode, after a new PIN).
+    let login = match (req.want_offline_data, s.authn.offline()) {
+        (true, Some(svc)) => svc.attempt_login(&caller.agent, &req.attempt_id).await?,
+        _ => None,
+    };
+    let response = s.authn.verify(&caller, &req.plain()).await?;
+    let offline_data = crate::offline::offline_data(
+        &s,
+        &caller,
+        req.want_offline_data,
+        &response,
+        login.as_deref(),
+        &req.response,
+    )
+    .await?;
+    Ok(Json(AuthnResponseWithOffline {
+        response,
+        offline_data,
+    }))
 }

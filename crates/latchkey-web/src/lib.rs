@@ -1,5 +1,7 @@
 //! Latchkey's HTTP interface: the admin JSON API under `/api/v1/admin`, the agent
-//! authentication API under `/api/v1/authn`, health probes and the OpenAPI document, on axum.
+//! authentication API under `/api/v1/authn`, health probes and the OpenAPI document, on axum;
+//! and the Security Console's pages under `/console` ([`console`], not part of the OpenAPI
+//! document).
 //!
 //! Invariants:
 //! - Handlers are thin: authenticate ([`extract::AdminAuth`], [`extract::AgentAuth`]), parse
@@ -21,9 +23,11 @@ pub mod admin;
 pub mod authn;
 pub mod body_error;
 pub mod cloud;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod offline;
 pub mod openapi;
 pub mod routes;
 
@@ -60,6 +64,8 @@ fn build() -> routes::Routes {
     let r = openapi::routes(r);
     let r = authn::routes(r);
     let r = cloud::routes(r);
+    let r = offline::routes(r);
+    let r = r.merge_unlisted(console::router());
     admin::routes(r)
 }
 

@@ -14,9 +14,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::admin::{admins, agents, audit, domains, emergency, tokens, users};
+use crate::admin::{admins, agents, audit, domains, emergency, providers, tokens, users};
 use crate::routes::Routes;
-use crate::{authn, cloud, health};
+use crate::{authn, cloud, health, offline};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -37,6 +37,9 @@ use crate::{authn, cloud, health};
         cloud::methods,
         cloud::start,
         cloud::verify,
+        offline::enroll,
+        offline::events,
+        offline::user_hosts,
         domains::list_domains,
         domains::create_domain,
         domains::show_domain,
@@ -84,6 +87,9 @@ use crate::{authn, cloud, health};
         audit::list_audit,
         audit::verify_audit,
         audit::rotate_keys,
+        providers::list_providers,
+        providers::set_providers,
+        providers::clear_providers,
     ),
     components(schemas(latchkey_proto::ErrorBody, latchkey_proto::ErrorCode)),
     modifiers(&BearerScheme, &ErrorResponses),
@@ -99,6 +105,8 @@ use crate::{authn, cloud, health};
         (name = "admins", description = "Administrators"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "keys", description = "Master key"),
+        (name = "messaging", description = "SMS and voice providers of the deployment"),
+        (name = "offline", description = "Offline hosts: enrolment, offline authentication events, hosts holding a user's offline data"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -232,8 +240,9 @@ impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
             let admin = path.starts_with(crate::admin::PREFIX);
-            let authn =
-                path.starts_with(crate::authn::PREFIX) || path.starts_with(crate::cloud::PREFIX);
+            let authn = path.starts_with(crate::authn::PREFIX)
+                || path.starts_with(crate::cloud::PREFIX)
+                || path.starts_with(crate::offline::PREFIX);
             for (op, changes) in operations(item) {
                 match op {
                     Some(op) if admin => add_errors(op, changes),

@@ -79,6 +79,13 @@ impl Routes {
         self.on(MethodFilter::DELETE, "DELETE", path, h)
     }
 
+    /// Adds a router whose routes are not part of the JSON API (the Security Console's pages):
+    /// served, but not in the route table the OpenAPI document is held to.
+    pub(crate) fn merge_unlisted(mut self, other: Router<AppState>) -> Self {
+        self.router = self.router.merge(other);
+        self
+    }
+
     pub(crate) fn into_parts(self) -> (Router<AppState>, Vec<RouteInfo>) {
         (self.router, self.table)
     }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use latchkey_core::admin::{AdminService, FirstAdmin, KeyPersistence};
 use latchkey_core::authn::AuthnService;
+use latchkey_core::console::{ConsoleService, ConsoleSettings};
+use latchkey_core::messaging_config::ProviderStore;
 use latchkey_core::ports::{Clock, Entropy, EntropyRng, OsEntropy};
 use latchkey_core::store::Store;
 use latchkey_radius::{Handler as RadiusHandler, RadiusServer};
@@ -65,6 +67,8 @@ struct Opened {
     backend: &'static str,
     key_source: KeySource,
     first: Option<FirstAdmin>,
+    /// Security Console sessions.
+    console: Arc<ConsoleService>,
 }
 
 /// Loads the keys, opens the database, finishes an interrupted key rotation and, on a fresh
@@ -93,7 +97,11 @@ async fn open(cfg: &Config) -> Result<Opened> {
     .await
     .context("loading keys (is this the master key this database was created with?)")?
     .with_max_emergency_lifetime_days(cfg.max_emergency_lifetime_days)
-    .with_eac_settings(cfg.eac);
+    .with_eac_settings(cfg.eac)
+    .with_messaging_providers(
+        Arc::clone(&store) as Arc<dyn ProviderStore>,
+        Arc::new(latchkey_messaging::StoredCodec::new(cfg.providers.clone())),
+    );
     if let KeySource::File {
         interrupted_rotation: true,
         ..
@@ -114,14 +122,39 @@ async fn open(cfg: &Config) -> Result<Opened> {
         keyfile::write_private(&cfg.data_dir.join(TOKEN_FILE), token.as_bytes(), true)?;
     }
     let admin = Arc::new(admin);
-    let messenger =
-        latchkey_messaging::MessagingService::new(&cfg.messaging, &cfg.providers, &clock)
-            .context("setting up the SMS and voice providers")?;
-    let authn =
-        Arc::new(
-            AuthnService::new(store, Arc::clone(&admin), Arc::clone(&clock), entropy)
-                .with_messaging(Arc::new(messenger), cfg.send_limits, cfg.phone_code),
-        );
+    // The administrator's stored list, when there is one, replaces the file's; every send
+    // checks its version, so a change made on any node applies here without a restart.
+    let messenger = latchkey_messaging::ReloadingMessenger::new(
+        Arc::clone(&admin),
+        &cfg.messaging,
+        &cfg.providers,
+        Arc::clone(&clock),
+    )
+    .context("setting up the SMS and voice providers")?;
+    let console_store = Arc::clone(&store);
+    let console_entropy = Arc::clone(&entropy);
+    let offline = Arc::new(latchkey_core::offline::OfflineService::new(
+        Arc::clone(&store) as Arc<dyn latchkey_core::offline::OfflineStore>,
+        Arc::clone(&admin),
+        Arc::clone(&clock),
+        Arc::clone(&entropy) as Arc<dyn Entropy>,
+    ));
+    let authn = Arc::new(
+        AuthnService::new(store, Arc::clone(&admin), Arc::clone(&clock), entropy)
+            .with_messaging(Arc::new(messenger), cfg.send_limits, cfg.phone_code)
+            .with_offline(offline),
+    );
+    let console = Arc::new(
+        ConsoleService::new(
+            Arc::clone(&admin),
+            Arc::clone(&authn),
+            console_store,
+            Arc::clone(&clock),
+            console_entropy,
+            ConsoleSettings::default(),
+        )
+        .context("setting up the Security Console")?,
+    );
     Ok(Opened {
         admin,
         authn,
@@ -129,6 +162,7 @@ async fn open(cfg: &Config) -> Result<Opened> {
         backend,
         key_source,
         first,
+        console,
     })
 }
 
@@ -142,6 +176,9 @@ struct RadiusInfo {
 fn print_banner(cfg: &Config, url: &str, radius: Option<&RadiusInfo>, o: &Opened) {
     println!("Latchkey {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  Admin API:  {url}/api/v1/admin   (OpenAPI document: {url}/api/v1/openapi.json)");
+    println!(
+        "  Console:    {url}/console   (sign in: password + passcode of your own Latchkey token)"
+    );
     println!("  Health:     {url}/healthz, {url}/readyz");
     println!(
         "  Database:   {} ({})",
@@ -204,6 +241,13 @@ pub async fn run(cfg: Config) -> Result<()> {
         admin: Arc::clone(&opened.admin),
         authn: Arc::clone(&opened.authn),
     });
+    let app = latchkey_web::console::enable(
+        app,
+        latchkey_web::console::ConsoleState {
+            service: Arc::clone(&opened.console),
+            secure_cookies: cfg.tls.is_some(),
+        },
+    );
     let listener = std::net::TcpListener::bind(cfg.http_listen)
         .with_context(|| format!("listening on {}", cfg.http_listen))?;
     listener.set_nonblocking(true)?;

@@ -66,6 +66,11 @@ impl AdminService {
         };
         tree.require_in_scope(actor, Permission::ManageAgents, domain)?;
         let name = validate::name("name", &req.name)?;
+        if name == crate::console::CONSOLE_AGENT {
+            return Err(CoreError::Conflict(format!(
+                "the agent name {name:?} is reserved for the Security Console"
+            )));
+        }
         let mut rng = self.rng();
         let (mut api_key, mut shown_secret, mut address, mut secret_sealed) =
             (None, None, None, None);
@@ -135,6 +140,7 @@ impl AdminService {
             "kind": req.kind, "domain": tree.name_of(domain), "address": address.map(|a| a.to_string()),
         }));
         let a = self.store.insert_agent(&new, &audit).await?;
+        self.bump_config_epoch();
         Ok(CreatedAgent {
             agent: view(&tree, &a),
             api_key: api_key.map(|k| k.expose().to_owned()),
@@ -163,12 +169,15 @@ impl AdminService {
         Ok(view(&tree, &a))
     }
 
-    /// Deletes an agent; its key stops working at once.
+    /// Deletes an agent; its key stops working at once on this node, and within
+    /// `authn::hot::HOT_TTL` (one second) on the others.
     pub async fn delete_agent(&self, actor: &Actor, name: &str) -> Result<(), CoreError> {
         let a = self.agent_named(name).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageAgents, a.domain_id)?;
         let audit = self.draft(actor, "agent.delete", &format!("agent:{}", a.name));
-        Ok(self.store.delete_agent(a.id, &audit).await?)
+        let r = self.store.delete_agent(a.id, &audit).await;
+        self.bump_config_epoch();
+        Ok(r?)
     }
 }

@@ -67,6 +67,7 @@ impl AdminService {
             .draft(actor, "domain.create", &format!("domain:{name}"))
             .with_detail(&serde_json::json!({"parent": tree.name_of(parent)}));
         let d = self.store.insert_domain(&new, &audit).await?;
+        self.bump_config_epoch();
         Ok(DomainView {
             name: d.name,
             parent: Some(tree.name_of(parent)),
@@ -149,9 +150,12 @@ impl AdminService {
         let audit = self
             .draft(actor, action, &format!("domain:{}", d.name))
             .with_detail(&detail);
-        self.store
+        let r = self
+            .store
             .update_domain_policy(d.id, kind, value.as_ref(), &audit)
-            .await?;
+            .await;
+        self.bump_config_epoch();
+        r?;
         self.domain_policies(actor, name).await
     }
 }

@@ -14,6 +14,7 @@ mod eac;
 mod emergency;
 mod keys;
 mod on_demand;
+mod providers;
 mod tokens;
 mod users;
 
@@ -47,6 +48,12 @@ pub struct AdminService {
     max_emergency_lifetime_days: Option<u32>,
     /// Deployment settings of emergency access codes.
     eac_settings: crate::emergency::EacSettings,
+    /// Storage and codec of the administrator's messaging providers (`None`: not
+    /// configurable in this deployment).
+    messaging_providers: Option<providers::ProviderPorts>,
+    /// Bumped by every change to domains, policies or agents, so that the authentication
+    /// service's cache of them (`authn/hot.rs`) is dropped at once on this node.
+    config_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for AdminService {
@@ -87,6 +94,8 @@ impl AdminService {
             key_persistence,
             max_emergency_lifetime_days: Some(crate::emergency::DEFAULT_MAX_ONLINE_LIFETIME_DAYS),
             eac_settings: crate::emergency::EacSettings::default(),
+            messaging_providers: None,
+            config_epoch: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -104,6 +113,17 @@ impl AdminService {
     pub fn with_max_emergency_lifetime_days(mut self, days: Option<u32>) -> Self {
         self.max_emergency_lifetime_days = days;
         self
+    }
+
+    /// The configuration epoch: changes whenever domains, policies or agents change here.
+    pub(crate) fn config_epoch(&self) -> u64 {
+        self.config_epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks domains, policies or agents as changed.
+    pub(crate) fn bump_config_epoch(&self) {
+        self.config_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The store, for the other services built on the same ports.

@@ -118,7 +118,7 @@ impl AuthnService {
     /// `POST /api/v1/cloud/methods`.
     pub async fn cloud_methods(&self, req: &MethodsRequest) -> Result<MethodsResponse, CoreError> {
         let (_, user) = self.lookup(&req.user).await?;
-        let tree = crate::authz::DomainTree::new(self.store.list_domains().await?);
+        let tree = self.domain_tree(user.as_ref().map(|u| u.domain_id)).await?;
         // An unknown user gets the methods of the root domain, as one without a phone would.
         let domain = user.as_ref().map(|u| u.domain_id).or_else(|| {
             tree.all()

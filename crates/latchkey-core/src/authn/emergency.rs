@@ -84,6 +84,9 @@ impl AuthnService {
         t: &AuthToken,
         all: &[AuthToken],
     ) -> Result<Option<AuthnResponse>, CoreError> {
+        if !t.in_emergency {
+            return Ok(None);
+        }
         let Some(e) = self.store.find_online_emergency(t.token.id).await? else {
             return Ok(None);
         };

@@ -14,6 +14,7 @@ mod cloud;
 pub mod codes;
 mod conversation;
 mod emergency;
+mod hot;
 pub mod store;
 
 use std::sync::Arc;
@@ -32,7 +33,7 @@ use crate::admin::{AdminService, PIN_CONTEXT, seed_aad};
 use crate::audit::AuditDraft;
 use crate::authz::DomainTree;
 use crate::delivery::SendLimits;
-use crate::ids::UserId;
+use crate::ids::{DomainId, UserId};
 use crate::model::{Agent, User};
 use crate::policy;
 use crate::ports::{Clock, Entropy, EntropyRng, Messenger};
@@ -147,6 +148,10 @@ pub struct AuthnService {
     messenger: Option<Arc<dyn Messenger>>,
     send_limits: SendLimits,
     phone_code: PhoneCodeSettings,
+    /// Offline hosts: enrolment and offline data (`None`: offline hosts not served).
+    offline: Option<Arc<crate::offline::OfflineService>>,
+    /// Domain tree and agents, kept for a second (`hot.rs`).
+    hot: hot::HotCache,
 }
 
 impl std::fmt::Debug for AuthnService {
@@ -159,7 +164,7 @@ impl std::fmt::Debug for AuthnService {
 struct Subject {
     user: User,
     policies: EffectivePolicies,
-    tree: DomainTree,
+    tree: Arc<DomainTree>,
 }
 
 impl AuthnService {
@@ -179,7 +184,21 @@ impl AuthnService {
             messenger: None,
             send_limits: SendLimits::default(),
             phone_code: PhoneCodeSettings::default(),
+            offline: None,
+            hot: hot::HotCache::default(),
         }
+    }
+
+    /// Serves offline hosts (`docs/design/offline.md`) through `offline`.
+    #[must_use]
+    pub fn with_offline(mut self, offline: Arc<crate::offline::OfflineService>) -> Self {
+        self.offline = Some(offline);
+        self
+    }
+
+    /// The offline-host service, when configured.
+    pub fn offline(&self) -> Option<&Arc<crate::offline::OfflineService>> {
+        self.offline.as_ref()
     }
 
     /// Sends on-demand codes through `messenger`, within `limits`; without one, SMS and voice
@@ -204,9 +223,14 @@ impl AuthnService {
         self
     }
 
-    /// Finds the REST agent owning an API key; anything else is [`CoreError::Unauthenticated`].
+    /// Finds the REST or offline-host agent owning an API key; anything else is
+    /// [`CoreError::Unauthenticated`].
     pub async fn authenticate_agent(&self, key: &str) -> Result<Agent, CoreError> {
-        self.agent_by_key(key, AgentKind::Rest).await
+        // Offline hosts are manager-channel agents too (docs/design/offline.md).
+        match self.agent_by_key(key, AgentKind::Rest).await {
+            Err(CoreError::Unauthenticated) => self.agent_by_key(key, AgentKind::OfflineHost).await,
+            other => other,
+        }
     }
 
     /// The agent of `kind` owning an API key; anything else is
@@ -215,11 +239,19 @@ impl AuthnService {
         if key.is_empty() || key.len() > 200 {
             return Err(CoreError::Unauthenticated);
         }
-        match self
-            .store
-            .find_agent_by_key_hash(&bearer_token_hash(key))
-            .await?
-        {
+        let hash = bearer_token_hash(key);
+        let epoch = self.admin.config_epoch();
+        let agent = match self.hot.agent(epoch, &hash) {
+            Some(a) => Some(a),
+            None => {
+                let found = self.store.find_agent_by_key_hash(&hash).await?;
+                if let Some(a) = &found {
+                    self.hot.put_agent(epoch, hash, a.clone());
+                }
+                found
+            }
+        };
+        match agent {
             Some(a) if a.kind == kind => Ok(a),
             _ => Err(CoreError::Unauthenticated),
         }
@@ -279,13 +311,24 @@ impl AuthnService {
 
     /// Loads the user's effective policies.
     async fn subject(&self, user: User) -> Result<Subject, CoreError> {
-        let tree = DomainTree::new(self.store.list_domains().await?);
+        let tree = self.domain_tree(Some(user.domain_id)).await?;
         let policies = policy::effective(&tree, user.domain_id);
         Ok(Subject {
             user,
             policies,
             tree,
         })
+    }
+
+    /// The domain tree (policies), from the cache when it is fresh and knows `domain`.
+    async fn domain_tree(&self, domain: Option<DomainId>) -> Result<Arc<DomainTree>, CoreError> {
+        let epoch = self.admin.config_epoch();
+        if let Some(t) = self.hot.tree(epoch, domain) {
+            return Ok(t);
+        }
+        let tree = Arc::new(DomainTree::new(self.store.list_domains().await?));
+        self.hot.put_tree(epoch, Arc::clone(&tree));
+        Ok(tree)
     }
 
     /// Equalises the work of an unknown-user answer with a known user's (one verifier check

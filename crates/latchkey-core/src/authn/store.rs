@@ -40,6 +40,9 @@ pub struct AuthToken {
     pub token: Token,
     /// Incorrect passcodes since the last success (next-tokencode mode at the policy's limit).
     pub failed_passcodes: u32,
+    /// The token has online emergency credentials (read with the token, so that the common
+    /// case costs no extra query).
+    pub in_emergency: bool,
 }
 
 /// Using a token code: the new last-used step/counter and learned drift.

@@ -163,7 +163,7 @@ pub async fn show_passcode(
     AdminAuth(actor): AdminAuth,
     PathParams(login): PathParams<String>,
 ) -> Result<Json<OfflineEmergencyView>, ApiError> {
-    Ok(Json(s.admin.show_offline_passcode(&actor, &login).await?))
+    crate::offline::with_holders(&s, s.admin.show_offline_passcode(&actor, &login).await?).await
 }
 
 /// Reads a user's offline emergency passcode out (generated when first needed). The reason
@@ -180,11 +180,13 @@ pub async fn reveal_passcode(
     PathParams(login): PathParams<String>,
     JsonBody(req): JsonBody<RevealRequest>,
 ) -> Result<Json<OfflineEmergencyView>, ApiError> {
-    Ok(Json(
+    crate::offline::with_holders(
+        &s,
         s.admin
             .reveal_offline_passcode(&actor, &login, &req.reason)
             .await?,
-    ))
+    )
+    .await
 }
 
 /// Replaces a user's offline emergency passcode with a new one, delivered to offline hosts at
@@ -201,9 +203,11 @@ pub async fn reset_passcode(
     PathParams(login): PathParams<String>,
     JsonBody(req): JsonBody<ResetOfflineRequest>,
 ) -> Result<Json<OfflineEmergencyView>, ApiError> {
-    Ok(Json(
+    crate::offline::with_holders(
+        &s,
         s.admin.reset_offline_passcode(&actor, &login, &req).await?,
-    ))
+    )
+    .await
 }
 
 /// A token's offline emergency tokencode: generation, expiry, online use, not the value.
@@ -217,7 +221,7 @@ pub async fn show_tokencode(
     AdminAuth(actor): AdminAuth,
     PathParams(serial): PathParams<String>,
 ) -> Result<Json<OfflineEmergencyView>, ApiError> {
-    Ok(Json(s.admin.show_offline_tokencode(&actor, &serial).await?))
+    crate::offline::with_holders(&s, s.admin.show_offline_tokencode(&actor, &serial).await?).await
 }
 
 /// Sets "use offline code for online access" of a token's offline emergency tokencode.
@@ -233,11 +237,13 @@ pub async fn update_tokencode(
     PathParams(serial): PathParams<String>,
     JsonBody(req): JsonBody<UpdateOfflineTokencode>,
 ) -> Result<Json<OfflineEmergencyView>, ApiError> {
-    Ok(Json(
+    crate::offline::with_holders(
+        &s,
         s.admin
             .set_offline_tokencode_online_use(&actor, &serial, req.online_use)
             .await?,
-    ))
+    )
+    .await
 }
 
 /// Reads a token's offline emergency tokencode out; reason required and recorded.
@@ -253,11 +259,13 @@ pub async fn reveal_tokencode(
     PathParams(serial): PathParams<String>,
     JsonBody(req): JsonBody<RevealRequest>,
 ) -> Result<Json<OfflineEmergencyView>, ApiError> {
-    Ok(Json(
+    crate::offline::with_holders(
+        &s,
         s.admin
             .reveal_offline_tokencode(&actor, &serial, &req.reason)
             .await?,
-    ))
+    )
+    .await
 }
 
 /// Replaces a token's offline emergency tokencode (optionally setting its online use).
@@ -273,11 +281,13 @@ pub async fn reset_tokencode(
     PathParams(serial): PathParams<String>,
     JsonBody(req): JsonBody<ResetOfflineRequest>,
 ) -> Result<Json<OfflineEmergencyView>, ApiError> {
-    Ok(Json(
+    crate::offline::with_holders(
+        &s,
         s.admin
             .reset_offline_tokencode(&actor, &serial, &req)
             .await?,
-    ))
+    )
+    .await
 }
 
 /// Query of `GET /outbox`.

@@ -9,6 +9,7 @@ pub mod agents;
 pub mod audit;
 pub mod domains;
 pub mod emergency;
+pub mod providers;
 pub mod tokens;
 pub mod users;
 
@@ -24,5 +25,6 @@ pub(crate) fn routes(r: Routes) -> Routes {
     let r = emergency::routes(r);
     let r = agents::routes(r);
     let r = admins::routes(r);
+    let r = providers::routes(r);
     audit::routes(r)
 }

@@ -162,6 +162,9 @@ async fn all_sealed_values_open(app: &App) -> usize {
             SealedKind::AgentSecret => assert!(it.aad.starts_with(&agent_secret_aad(""))),
             SealedKind::Secret => assert!(it.aad.starts_with(&secret_aad(""))),
             SealedKind::OfflineEmergency => assert!(it.aad.starts_with(b"offline-emergency-")),
+            SealedKind::MessagingProvider => {
+                assert!(it.aad.starts_with(b"messaging-provider:"));
+            }
         }
         app.admin
             .open(&it.sealed, &it.aad)

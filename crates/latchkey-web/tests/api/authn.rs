@@ -755,9 +755,10 @@ async fn bad_input_is_refused_and_changes_nothing() {
         "a refused request wrote an audit record"
     );
 
-    // Agent keys: missing, wrong, an admin token, a key of an agent that is not a REST agent,
+    // Agent keys: missing, wrong, an admin token, a key of an agent of the cloud channel,
     // the wrong scheme. 401 with the challenge header, before the body is looked at.
-    let offline_key = create_agent(&fx.app, "host1", "offline-host").await;
+    // (Offline hosts are manager-channel agents and authenticate here too.)
+    let cloud_key = create_agent(&fx.app, "portal", "cloud-app").await;
     let before = fx.app.audit_seq().await;
     let body = json!({"user": "alice", "passcode": pc});
     let wrong_key = format!("{key}x");
@@ -765,7 +766,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         None,
         Some(wrong_key.as_str()),
         Some(fx.app.root.as_str()),
-        Some(offline_key.as_str()),
+        Some(cloud_key.as_str()),
         Some(""),
     ] {
         for path in [INIT, VERIFY] {

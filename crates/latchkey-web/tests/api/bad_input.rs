@@ -437,6 +437,16 @@ async fn policies_are_checked() {
 async fn agents_and_pins_are_checked() {
     let app = app().await;
     let agents = "/api/v1/admin/agents";
+    // The Security Console's own agent name cannot be taken by anyone else.
+    refused(
+        &app,
+        "POST",
+        agents,
+        json!({"name": "security-console", "kind": "rest"}),
+        409,
+        None,
+    )
+    .await;
     refused(
         &app,
         "POST",

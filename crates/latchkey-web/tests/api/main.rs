@@ -21,11 +21,17 @@ mod bad_input;
 #[cfg(test)]
 mod cloud;
 #[cfg(test)]
+mod console;
+#[cfg(test)]
 mod emergency;
 #[cfg(test)]
 mod http_basics;
 #[cfg(test)]
+mod offline;
+#[cfg(test)]
 mod openapi;
+#[cfg(test)]
+mod providers;
 #[cfg(test)]
 mod scope;
 #[cfg(test)]

@@ -49,7 +49,9 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
     for r in &table {
         let op = &doc["paths"][r.path][r.method.to_lowercase()];
         let admin = r.path.starts_with("/api/v1/admin/");
-        let authn = r.path.starts_with("/api/v1/authn/") || r.path.starts_with("/api/v1/cloud/");
+        let authn = r.path.starts_with("/api/v1/authn/")
+            || r.path.starts_with("/api/v1/cloud/")
+            || r.path.starts_with("/api/v1/offline/");
         // Admin operations inherit the global bearer requirement; authentication operations
         // take an agent key instead; probes opt out.
         if authn {
@@ -69,10 +71,11 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
                     r.path
                 );
             }
-            let answer = if r.path == "/api/v1/cloud/methods" {
-                "#/components/schemas/MethodsResponse"
-            } else {
-                "#/components/schemas/AuthnResponse"
+            let answer = match r.path {
+                "/api/v1/cloud/methods" => "#/components/schemas/MethodsResponse",
+                "/api/v1/offline/enroll" => "#/components/schemas/EnrollResponse",
+                "/api/v1/offline/events" => "#/components/schemas/EventsResponse",
+                _ => "#/components/schemas/AuthnResponse",
             };
             assert_eq!(
                 op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], answer,
@@ -153,8 +156,8 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
         "GeneratedToken",
         "AuditRecordView",
         "CreatedAdmin",
-        "InitializeRequest",
-        "VerifyRequest",
+        "InitializeWithOffline",
+        "VerifyWithOffline",
         "AuthnResponse",
         "Challenge",
     ] {
@@ -169,9 +172,14 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
     // fallbacks.
     for r in &table {
         let resp = app.call(r.method, &concrete(r.path), None, None).await;
-        if ["/api/v1/admin/", "/api/v1/authn/", "/api/v1/cloud/"]
-            .iter()
-            .any(|p| r.path.starts_with(p))
+        if [
+            "/api/v1/admin/",
+            "/api/v1/authn/",
+            "/api/v1/cloud/",
+            "/api/v1/offline/",
+        ]
+        .iter()
+        .any(|p| r.path.starts_with(p))
         {
             assert_eq!(
                 resp.status,

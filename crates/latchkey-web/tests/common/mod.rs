@@ -147,6 +147,8 @@ pub struct Options {
     pub eac: EacSettings,
     /// A messenger for SMS and voice codes, and the abuse limits.
     pub messaging: Option<(Arc<dyn Messenger>, SendLimits)>,
+    /// Extra set-up of the admin service (e.g. its messaging-provider ports) on the store.
+    pub configure_admin: Option<fn(AdminService, &Arc<SqlStore>) -> AdminService>,
 }
 
 impl Default for Options {
@@ -156,6 +158,7 @@ impl Default for Options {
             max_emergency_days: Some(30),
             eac: EacSettings::default(),
             messaging: None,
+            configure_admin: None,
         }
     }
 }
@@ -179,6 +182,10 @@ pub async fn app_with_options(o: Options) -> App {
         .with_max_emergency_lifetime_days(o.max_emergency_days)
         .with_eac_settings(o.eac),
     );
+    let admin = match o.configure_admin {
+        Some(f) => Arc::new(f(Arc::into_inner(admin).unwrap(), &store)),
+        None => admin,
+    };
     let first = admin
         .bootstrap("admin")
         .await
@@ -193,7 +200,14 @@ pub async fn app_with_options(o: Options) -> App {
     if let Some((m, limits)) = o.messaging {
         authn = authn.with_messaging(m, limits, PhoneCodeSettings::default());
     }
-    let authn = Arc::new(authn);
+    let offline = latchkey_core::offline::OfflineService::new(
+        store.clone() as Arc<dyn latchkey_core::offline::OfflineStore>,
+        admin.clone(),
+        clock.clone(),
+        Arc::new(OsEntropy),
+    )
+    .with_kdf(latchkey_offline::KdfParams::TEST_ONLY_CHEAP);
+    let authn = Arc::new(authn.with_offline(Arc::new(offline)));
     let router = latchkey_web::router(AppState {
         admin: admin.clone(),
         authn: authn.clone(),

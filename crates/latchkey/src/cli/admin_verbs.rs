@@ -83,6 +83,8 @@ pub async fn dispatch(c: &Client, cmd: &Command, json: bool) -> VerbResult {
         Command::Emergency(e) => super::emergency_verbs::emergency(c, e, json).await,
         Command::Outbox(o) => super::emergency_verbs::outbox(c, o, json).await,
         Command::Eac(e) => super::emergency_verbs::eac(c, e, json).await,
+        Command::Messaging(m) => super::messaging_verbs::messaging(c, m, json).await,
+        Command::OfflineHosts(a) => super::offline_verbs::offline_hosts(c, a, json).await,
         Command::Key(KeyCmd::Rotate) => {
             let v: Value = c.call::<(), _>(Method::POST, "/keys/rotate", None).await?;
             emit(json, &v, |v| {

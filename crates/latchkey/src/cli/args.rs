@@ -538,3 +538,28 @@ pub enum EacCmd {
         user: String,
     },
 }
+
+/// `latchkey messaging …`.
+#[derive(Debug, Subcommand)]
+pub enum MessagingCmd {
+    /// The SMS/voice providers, tried in order (super administrators).
+    #[command(subcommand)]
+    Providers(ProvidersCmd),
+}
+
+/// `latchkey messaging providers …`.
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCmd {
+    /// Show the providers in use and where they come from (database or file); secrets show
+    /// as "set".
+    List,
+    /// Replace the whole list from a JSON file: {"providers": [{"name": …, "settings":
+    /// {"type": "twilio", …}}, …]} or the array alone ("-" reads standard input). A secret
+    /// left out, null or "set" keeps the stored one.
+    Set {
+        /// The JSON file.
+        file: PathBuf,
+    },
+    /// Remove the stored list: the configuration file's providers apply again.
+    Clear,
+}

@@ -6,6 +6,8 @@
 mod admin_verbs;
 mod args;
 mod emergency_verbs;
+mod messaging_verbs;
+mod offline_verbs;
 mod output;
 
 use std::path::PathBuf;
@@ -84,6 +86,11 @@ pub enum Command {
     /// The master key.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// SMS and voice providers.
+    #[command(subcommand)]
+    Messaging(MessagingCmd),
+    /// Offline hosts holding a user's offline data: last sync, expiry, generations held.
+    OfflineHosts(offline_verbs::OfflineHostsArgs),
 }
 
 /// Options of `serve`.

@@ -1,0 +1,160 @@
+//! The SQLite fast read path: the two reads every authentication makes (the user by login,
+//! the user's tokens) run on the calling thread through `rusqlite`, not through sqlx.
+//!
+//! Why: sqlx runs each SQLite connection on a worker thread of its own, and every statement
+//! (and every row of a result) is a message to that thread and back. On the 2-core machine the
+//! profile of the load harness showed those thread switches, not SQLite, as the largest share
+//! of the server's time per authentication (docs/benchmarks.md, "Hot-path reads"). A read of
+//! a few pages that sit in the page cache (and in the `mmap` window) takes microseconds, so
+//! running it inline on an async worker costs less than the hand-off it replaces.
+//!
+//! The connections are opened read-write but with `query_only`, so they can take part in WAL
+//! (which needs the shared-memory index) and still never write. Each statement sees the latest
+//! committed state, exactly like the sqlx readers. Only these two queries use the path;
+//! everything else, and every write, stays on sqlx.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use latchkey_core::authn::store::AuthToken;
+use latchkey_core::ids::UserId;
+use latchkey_core::model::User;
+use latchkey_core::store::StoreError;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+
+use crate::codec::{self, AUTH_TOKEN_COLS, Cols, USER_COLS};
+
+/// Idle connections kept at most (more are opened under load and closed when returned).
+const KEEP: usize = 4;
+
+/// A pool of read-only `rusqlite` connections to one database file.
+pub(crate) struct FastReads {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for FastReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastReads")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FastReads {
+    /// Readers of the database at `path` (opened lazily).
+    pub(crate) fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| backend(&e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| backend(&e))?;
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 67108864;")
+            .map_err(|e| backend(&e))?;
+        Ok(conn)
+    }
+
+    /// Runs `f` on an idle connection (or a new one), then returns the connection.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match taken {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < KEEP {
+            idle.push(conn);
+        }
+        out
+    }
+
+    /// `Store::find_user_by_login`.
+    pub(crate) fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        self.with(|c| {
+            let sql = format!("SELECT {USER_COLS} FROM users WHERE login = ?1");
+            let mut st = c.prepare_cached(&sql).map_err(|e| backend(&e))?;
+            st.query_row([login], |row| Ok(codec::user(&FastRow(row))))
+                .optional()
+                .map_err(|e| backend(&e))?
+                .transpose()
+        })
+    }
+
+    /// `AuthnStore::list_auth_tokens`.
+    pub(crate) fn list_auth_tokens(&self, user: UserId) -> Result<Vec<AuthToken>, StoreError> {
+        self.with(|c| {
+            let sql =
+                format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = ?1 ORDER BY serial");
+            let mut st = c.prepare_cached(&sql).map_err(|e| backend(&e))?;
+            let rows = st
+                .query_map([user.0], |row| Ok(codec::auth_token(&FastRow(row))))
+                .map_err(|e| backend(&e))?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(r.map_err(|e| backend(&e))??);
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn backend(e: &rusqlite::Error) -> StoreError {
+    StoreError::Backend(format!("SQLite read: {e}"))
+}
+
+/// A `rusqlite` row seen through the decoders' [`Cols`].
+struct FastRow<'a, 'b>(&'a Row<'b>);
+
+impl FastRow<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(
+        &self,
+        table: &'static str,
+        col: &'static str,
+    ) -> Result<T, StoreError> {
+        self.0
+            .get::<_, T>(col)
+            .map_err(|e| StoreError::Corrupt(format!("{table}.{col}: {e}")))
+    }
+}
+
+impl Cols for FastRow<'_, '_> {
+    fn int(&self, table: &'static str, col: &'static str) -> Result<i64, StoreError> {
+        self.get(table, col)
+    }
+    fn opt_int(&self, table: &'static str, col: &'static str) -> Result<Option<i64>, StoreError> {
+        self.get(table, col)
+    }
+    fn text(&self, table: &'static str, col: &'static str) -> Result<String, StoreError> {
+        self.get(table, col)
+    }
+    fn opt_text(
+        &self,
+        table: &'static str,
+        col: &'static str,
+    ) -> Result<Option<String>, StoreError> {
+        self.get(table, col)
+    }
+    fn blob(&self, table: &'static str, col: &'static str) -> Result<Vec<u8>, StoreError> {
+        self.get(table, col)
+    }
+}

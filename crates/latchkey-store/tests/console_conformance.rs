@@ -1,0 +1,130 @@
+//! The console session store conformance suite ([`ConsoleStore`]): one set of test bodies,
+//! run on SQLite and on PostgreSQL with the harness of `common`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use latchkey_core::console::{ConsoleSession, ConsoleStore};
+use latchkey_core::ids::AdminId;
+use latchkey_core::model::NewAdmin;
+use latchkey_core::store::Store;
+use latchkey_proto::admin::Role;
+use latchkey_store::SqlStore;
+
+#[macro_use]
+mod common;
+use common::*;
+
+conformance!(
+    a_session_is_stored_by_hash_touched_forward_and_deleted_once,
+    sessions_die_with_their_administrator,
+    a_session_of_an_unknown_administrator_is_refused,
+);
+
+async fn admin(s: &SqlStore, name: &str) -> AdminId {
+    let d = root(s).await;
+    let a = NewAdmin {
+        name: name.into(),
+        role: Role::SuperAdmin,
+        scope: d,
+        password_hash: "$argon2id$x".into(),
+        token_hash: format!("hash-of-{name}"),
+        created_at: NOW,
+    };
+    s.insert_admin(&a, &draft("admin.create", name))
+        .await
+        .unwrap()
+        .id
+}
+
+fn session(id_hash: &str, admin: AdminId) -> ConsoleSession {
+    ConsoleSession {
+        id_hash: id_hash.into(),
+        admin_id: admin,
+        admin_name: "ops".into(),
+        source: Some("192.0.2.7".into()),
+        created_at: NOW,
+        last_seen: NOW,
+    }
+}
+
+async fn seq(s: &SqlStore) -> i64 {
+    s.find_audit_head().await.unwrap().seq
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn a_session_is_stored_by_hash_touched_forward_and_deleted_once(db: &mut TestDb) {
+        let s = &db.store;
+        let a = admin(s, "ops").await;
+        let before = seq(s).await;
+        s.insert_console_session(&session("h1", a), &draft("console.signin", "admin:ops"))
+            .await
+            .unwrap();
+        assert_eq!(seq(s).await, before + 1, "audited with the insert");
+        let got = s.find_console_session("h1").await.unwrap().unwrap();
+        assert_eq!(got, session("h1", a));
+        assert_eq!(s.find_console_session("h2").await.unwrap(), None);
+
+        s.touch_console_session("h1", NOW + 60).await.unwrap();
+        s.touch_console_session("h1", NOW + 30).await.unwrap();
+        let got = s.find_console_session("h1").await.unwrap().unwrap();
+        assert_eq!(got.last_seen, NOW + 60, "never moves back");
+        assert_eq!(
+            seq(s).await,
+            before + 1,
+            "touching is not an audited change"
+        );
+
+        assert!(
+            s.delete_console_session("h1", &draft("console.signout", "admin:ops"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(seq(s).await, before + 2);
+        assert!(
+            !s.delete_console_session("h1", &draft("console.signout", "admin:ops"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            seq(s).await,
+            before + 2,
+            "no record for a session already gone"
+        );
+        assert_eq!(s.find_console_session("h1").await.unwrap(), None);
+    }
+
+    pub async fn sessions_die_with_their_administrator(db: &mut TestDb) {
+        let s = &db.store;
+        let a = admin(s, "ops").await;
+        s.insert_console_session(&session("h1", a), &draft("console.signin", "admin:ops"))
+            .await
+            .unwrap();
+        s.delete_admin(a, &draft("admin.delete", "admin:ops"))
+            .await
+            .unwrap();
+        assert_eq!(s.find_console_session("h1").await.unwrap(), None);
+    }
+
+    pub async fn a_session_of_an_unknown_administrator_is_refused(db: &mut TestDb) {
+        let s = &db.store;
+        let _ = admin(s, "ops").await;
+        let before = seq(s).await;
+        assert!(
+            s.insert_console_session(
+                &session("h1", AdminId(9999)),
+                &draft("console.signin", "admin:x")
+            )
+            .await
+            .is_err()
+        );
+        assert_eq!(seq(s).await, before, "nothing written, not even the record");
+    }
+}
