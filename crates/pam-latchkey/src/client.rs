@@ -11,6 +11,25 @@ use zeroize::Zeroizing;
 use crate::conversation::{AgentLink, LinkError};
 use crate::protocol::{MAX_LINE, Request, Response, to_line};
 
+/// Refuses a socket that neither root nor this process's own user owns: with a `socket=`
+/// argument pointing into a writable directory, someone else's listener must not be able to
+/// answer "success". (`/proc/self` belongs to the process's effective user.)
+fn check_owner(path: &Path) -> Result<(), LinkError> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::symlink_metadata(path)
+        .map_err(|e| LinkError::Unreachable(format!("{}: {e}", path.display())))?
+        .uid();
+    let me = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    if owner == 0 || owner == me {
+        Ok(())
+    } else {
+        Err(LinkError::Unreachable(format!(
+            "{}: owned by uid {owner}, not by root; refusing to use it",
+            path.display()
+        )))
+    }
+}
+
 /// A connection to the agent.
 pub struct SocketLink {
     reader: BufReader<UnixStream>,
@@ -20,6 +39,7 @@ pub struct SocketLink {
 impl SocketLink {
     /// Connects to the agent socket.
     pub fn connect(path: &Path, timeout: Duration) -> Result<Self, LinkError> {
+        check_owner(path)?;
         let s = UnixStream::connect(path)
             .map_err(|e| LinkError::Unreachable(format!("{}: {e}", path.display())))?;
         s.set_read_timeout(Some(timeout))
@@ -54,5 +74,30 @@ impl AgentLink for SocketLink {
             ));
         }
         serde_json::from_slice(&buf).map_err(|e| LinkError::Protocol(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_of_another_user_is_refused() {
+        let dir = std::env::temp_dir().join(format!("pam-lk-owner-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("agent.sock");
+        let _ = std::fs::remove_file(&path);
+        let _listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        // Our own socket is accepted.
+        assert!(check_owner(&path).is_ok());
+        // Handing it to another user needs root; elsewhere the first half is all we can show.
+        if std::os::unix::fs::chown(&path, Some(65534), None).is_ok() {
+            match SocketLink::connect(&path, Duration::from_secs(1)) {
+                Err(LinkError::Unreachable(m)) => assert!(m.contains("uid 65534"), "{m}"),
+                Err(e) => panic!("unexpected error {e:?}"),
+                Ok(_) => panic!("a socket of uid 65534 was used"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -29,8 +29,8 @@ const DAYS_U32: u32 = 14;
 /// Offline data expiring within this many days is "about to run out".
 const SOON_DAYS: i64 = 7;
 
-/// Every `authn` record accepted by `keep`, oldest first (`None`: the role may not read the
-/// audit log).
+/// Every `authn` record accepted by `keep`, oldest first (`None`: the role or scope may not
+/// read the audit log).
 async fn authn_records(
     auth: &ConsoleAuth,
     keep: impl Fn(&AuditRecordView) -> bool,
@@ -42,7 +42,13 @@ async fn authn_records(
     let mut out = Vec::new();
     let mut after = 0;
     loop {
-        let batch = admin.list_audit(&auth.signed.actor, after, BATCH).await?;
+        // The audit log is deployment-wide: an auditor scoped below the root may not read
+        // it, and then the page shows the hint instead of failing as a whole.
+        let batch = match admin.list_audit(&auth.signed.actor, after, BATCH).await {
+            Ok(b) => b,
+            Err(CoreError::Forbidden(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         let Some(last) = batch.last() else { break };
         after = last.seq;
         let full = batch.len() == BATCH as usize;
