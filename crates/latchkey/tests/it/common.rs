@@ -226,3 +226,65 @@ pub fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
 }
+
+/// A PAM service of a test's own (`/etc/pam.d/latchkey-it-…`), removed when dropped.
+pub struct PamService {
+    name: String,
+}
+
+impl PamService {
+    /// Writes the service with `auth` as its `auth required` module and arguments; `None`
+    /// (skip) when `/etc/pam.d` is not writable outside CI.
+    pub fn install(auth: &str) -> Option<PamService> {
+        let name = format!("latchkey-it-{}", hex::encode(rand::random::<[u8; 4]>()));
+        let text = format!(
+            "# latchkey integration test (removed at the end of the test)\n\
+             auth     required  {auth}\n\
+             account  required  pam_permit.so\n"
+        );
+        match std::fs::write(format!("/etc/pam.d/{name}"), text) {
+            Ok(()) => Some(PamService { name }),
+            Err(e) => {
+                assert!(
+                    !require_tools(),
+                    "cannot write /etc/pam.d ({e}); the PAM test needs root"
+                );
+                eprintln!("skipped: cannot write /etc/pam.d ({e})");
+                None
+            }
+        }
+    }
+
+    /// `pamtester SERVICE USER authenticate` with `input` as the user's typing.
+    pub fn login(&self, user: &str, input: &str) -> (bool, String) {
+        use std::io::Write;
+        let mut child = Command::new("pamtester")
+            .args([self.name.as_str(), user, "authenticate"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pamtester");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+impl Drop for PamService {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(format!("/etc/pam.d/{}", self.name));
+    }
+}

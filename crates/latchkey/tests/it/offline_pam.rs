@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::authn::{now, oathtool_totp as totp};
-use crate::common::{BIN, Server, have_tool, require_tools, wait_for};
+use crate::common::{BIN, PamService, Server, have_tool, require_tools, wait_for};
 
 const PIN: &str = "2468";
 
@@ -156,67 +156,6 @@ impl Drop for Agent {
     }
 }
 
-/// A PAM service of this test's own using `pam_latchkey.so` by absolute path.
-struct PamService {
-    name: String,
-}
-
-impl PamService {
-    fn install(module: &Path, socket: &Path) -> Option<PamService> {
-        let name = format!("latchkey-it-{}", hex::encode(rand::random::<[u8; 4]>()));
-        let text = format!(
-            "# latchkey integration test (removed at the end of the test)\n\
-             auth     required  {} socket={} timeout=20\n\
-             account  required  pam_permit.so\n",
-            module.display(),
-            socket.display()
-        );
-        match std::fs::write(format!("/etc/pam.d/{name}"), text) {
-            Ok(()) => Some(PamService { name }),
-            Err(e) => {
-                assert!(
-                    !require_tools(),
-                    "cannot write /etc/pam.d ({e}); the PAM test needs root"
-                );
-                eprintln!("skipped: cannot write /etc/pam.d ({e})");
-                None
-            }
-        }
-    }
-
-    /// `pamtester SERVICE USER authenticate` with `input` as the user's typing.
-    fn login(&self, user: &str, input: &str) -> (bool, String) {
-        let mut child = Command::new("pamtester")
-            .args([self.name.as_str(), user, "authenticate"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("pamtester");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    }
-}
-
-impl Drop for PamService {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(format!("/etc/pam.d/{}", self.name));
-    }
-}
-
 /// Offline policy on (limits 3 and 6), a user with a TOTP token and PIN, an offline-host
 /// agent `ws1`; its API key.
 fn provision(srv: &Server, login: &str) -> String {
@@ -345,7 +284,7 @@ fn pam_login_online_then_offline_with_the_server_stopped() {
     assert_eq!(crate::common::mode(&agent.state.join("cache.key")), 0o600);
     agent.start();
     assert_eq!(crate::common::mode(&agent.socket), 0o600);
-    let Some(pam) = PamService::install(&module, &agent.socket) else {
+    let Some(pam) = PamService::install(&pam_line(&module, &agent.socket)) else {
         return;
     };
 
@@ -507,7 +446,7 @@ fn agent_down_is_authinfo_unavailable_and_unenrolled_agent_refuses_to_start() {
     assert!(!ok);
     assert!(err.contains("not enrolled"), "{err}");
     // No agent at the socket: PAM_AUTHINFO_UNAVAIL.
-    let Some(pam) = PamService::install(&module, &agent.socket) else {
+    let Some(pam) = PamService::install(&pam_line(&module, &agent.socket)) else {
         return;
     };
     let (ok, out) = pam.login("wanda", "12345678\n");
@@ -580,8 +519,8 @@ fn emergency_codes_failure_limits_a_reset_and_two_hosts() {
     let a1 = enrolled_agent(&agent_bin, &tmp.path().join("h1"), &srv, &k1, "ws1");
     let mut a2 = enrolled_agent(&agent_bin, &tmp.path().join("h2"), &srv, &k2, "ws2");
     let (Some(p1), Some(p2)) = (
-        PamService::install(&module, &a1.socket),
-        PamService::install(&module, &a2.socket),
+        PamService::install(&pam_line(&module, &a1.socket)),
+        PamService::install(&pam_line(&module, &a2.socket)),
     ) else {
         return;
     };
@@ -676,4 +615,13 @@ fn emergency_codes_failure_limits_a_reset_and_two_hosts() {
         "the new emergency passcode was not delivered: {out}\n{}",
         a2.log()
     );
+}
+
+/// The `auth` line of a PAM service using `pam_latchkey.so` by absolute path.
+fn pam_line(module: &Path, socket: &Path) -> String {
+    format!(
+        "{} socket={} timeout=20",
+        module.display(),
+        socket.display()
+    )
 }

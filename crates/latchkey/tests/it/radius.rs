@@ -14,7 +14,7 @@ use latchkey_radius::codec::{Code, Packet, attr, hide_password};
 use serde_json::{Value, json};
 
 use crate::authn::{SECRET as SECRET_B32, now, oathtool_totp as totp};
-use crate::common::{Server, have_tool, require_tools};
+use crate::common::{PamService, Server, have_tool, require_tools};
 
 const RADIUS_SECRET: &str = "it-radius-secret-0123";
 
@@ -365,68 +365,6 @@ fn pyrad_new_pin_and_next_tokencode_challenges() {
     assert_eq!(codes(&r), ["Access-Challenge", "Access-Reject"], "{r:?}");
 }
 
-/// A PAM service of this test's own, removed when dropped.
-struct PamService {
-    name: String,
-}
-
-impl PamService {
-    /// `/etc/pam.d/NAME` using `pam_radius_auth` with the private `conf` file; `None` (skip)
-    /// when `/etc/pam.d` is not writable outside CI.
-    fn install(conf: &std::path::Path) -> Option<PamService> {
-        let name = format!("latchkey-it-{}", hex::encode(rand::random::<[u8; 4]>()));
-        let text = format!(
-            "# latchkey integration test (removed at the end of the test)\n\
-             auth     required  pam_radius_auth.so conf={}\n\
-             account  required  pam_permit.so\n",
-            conf.display()
-        );
-        match std::fs::write(format!("/etc/pam.d/{name}"), text) {
-            Ok(()) => Some(PamService { name }),
-            Err(e) => {
-                assert!(
-                    !require_tools(),
-                    "cannot write /etc/pam.d ({e}); the PAM test needs root"
-                );
-                eprintln!("skipped: cannot write /etc/pam.d ({e})");
-                None
-            }
-        }
-    }
-
-    /// `pamtester SERVICE USER authenticate` with `input` as the user's typing.
-    fn login(&self, user: &str, input: &str) -> (bool, String) {
-        let mut child = Command::new("pamtester")
-            .args([self.name.as_str(), user, "authenticate"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("pamtester");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    }
-}
-
-impl Drop for PamService {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(format!("/etc/pam.d/{}", self.name));
-    }
-}
-
 #[test]
 fn pam_radius_auth_login_with_one_challenge_round() {
     if !have_tool("oathtool") || !have_tool("pamtester") {
@@ -452,7 +390,8 @@ fn pam_radius_auth_login_with_one_challenge_round() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let Some(pam) = PamService::install(&conf) else {
+    let Some(pam) = PamService::install(&format!("pam_radius_auth.so conf={}", conf.display()))
+    else {
         return;
     };
     // Three wrong passcodes: refused, and the token goes into next-tokencode mode.
