@@ -12,7 +12,8 @@
 #   DATABASE_URL=postgres://...  use this server for tests instead of a throwaway cluster
 #   LATCHKEY_VENV=DIR        Python venv with test helpers (default /opt/latchkey-venv)
 #   PG_BIN=DIR               PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
-#   CI=true                  sets CARGO_TERM_COLOR=never and LATCHKEY_REQUIRE_TOOLS=1
+#   CI=true                  sets CARGO_TERM_COLOR=never, CARGO_INCREMENTAL=0 and
+#                            LATCHKEY_REQUIRE_TOOLS=1
 #   LATCHKEY_REQUIRE_TOOLS=1 tests fail (not skip) when an external tool (oathtool,
 #                            postgres, radclient, pyrad, pamtester, cargo-fuzz ...) is
 #                            missing; forced on when CI=true
@@ -45,6 +46,8 @@ cleanup() {
   if [ -n "${TOTALS:-}" ]; then
     echo "tests: $TOTALS"
   fi
+  # Disk used by the build, so a growing footprint shows before a CI disk runs out.
+  echo "disk: $(du -sh "$ROOT/target" 2>/dev/null | cut -f1) in target/, $(du -sh "$ROOT/fuzz/target" 2>/dev/null | cut -f1) in fuzz/target/"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -54,6 +57,8 @@ trap 'exit 143' TERM
 if [ "${CI:-}" = "true" ]; then
   export CARGO_TERM_COLOR=never
   export LATCHKEY_REQUIRE_TOOLS=1
+  # A fresh clone never reuses incremental state; writing it would only cost disk and time.
+  export CARGO_INCREMENTAL=0
 fi
 
 step "install test dependencies (scripts/install-test-deps.sh)"

@@ -12,6 +12,7 @@
     missing_docs
 )]
 
+#[path = "messaging/common/mod.rs"]
 mod common;
 
 use common::*;

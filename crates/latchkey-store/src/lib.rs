@@ -5,7 +5,7 @@
 //! Two databases, one contract: each backend has its own migrations
 //! (`migrations/sqlite`, `migrations/postgres`, kept equivalent), every query is one SQL
 //! text run unchanged on both (numbered `$1, $2…` placeholders, which sqlx-sqlite binds by
-//! number), and one conformance suite (`tests/conformance.rs`) runs on both. Backend
+//! number), and one conformance suite (`tests/store/`) runs on both. Backend
 //! differences live only in [`SqlStore::connect`] (pools, pragmas, migrations, the `BEGIN`
 //! statement) and in the migrations.
 //!

@@ -24,10 +24,7 @@ use latchkey_proto::emergency::OnlineEmergencyKind;
 use latchkey_proto::policy::TokenAvailableBehavior;
 use latchkey_store::SqlStore;
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::common::*;
 
 conformance!(
     one_time_code_admits_one_winner,

@@ -16,9 +16,7 @@ use latchkey_core::store::Store;
 use latchkey_proto::admin::Role;
 use latchkey_store::SqlStore;
 
-#[macro_use]
-mod common;
-use common::*;
+use crate::common::*;
 
 conformance!(
     a_session_is_stored_by_hash_touched_forward_and_deleted_once,

@@ -9,11 +9,9 @@
     missing_docs
 )]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use latchkey_core::ports::{Delivery, Messenger, PhoneChannel};
 use latchkey_messaging::{MessagingConfig, NO_PROVIDER};
 

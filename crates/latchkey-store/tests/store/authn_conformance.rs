@@ -21,10 +21,7 @@ use latchkey_proto::admin::UserStatus;
 use latchkey_proto::policy::LockoutPolicy;
 use latchkey_store::SqlStore;
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::common::*;
 
 conformance!(
     token_use_admits_one_winner_per_step,

@@ -14,14 +14,12 @@
     missing_docs
 )]
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use latchkey_core::ports::{Messenger, PhoneChannel, PhoneMessage};
 use latchkey_crypto::secret::SecretString;
 use latchkey_messaging::MessagingConfig;

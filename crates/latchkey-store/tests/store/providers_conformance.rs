@@ -13,9 +13,7 @@ use latchkey_core::messaging_config::{ProviderStore, StoredProvider, provider_aa
 use latchkey_core::store::{SealedItem, SealedKind, Store, StoreError};
 use latchkey_store::SqlStore;
 
-#[macro_use]
-mod common;
-use common::*;
+use crate::common::*;
 
 conformance!(
     nothing_stored_means_the_file_applies,

@@ -23,10 +23,7 @@ use latchkey_proto::admin::{AgentKind, Phone, PhoneSource, Role, TokenType, User
 use latchkey_proto::policy::{LockoutPolicy, PolicyKind, PolicyValue, TokenPolicy};
 use latchkey_store::SqlStore;
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::common::*;
 
 conformance!(
     ping_and_empty_store,

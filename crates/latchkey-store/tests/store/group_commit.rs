@@ -30,10 +30,7 @@ use latchkey_store::{GroupCommitStats, SqlStore};
 use sqlx::{Connection, Executor};
 use tokio::task::JoinHandle;
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::common::*;
 
 conformance!(
     lone_operations_are_committed_one_by_one,
