@@ -37,7 +37,8 @@ pub struct ProviderList {
 }
 
 /// `PUT /api/v1/admin/messaging/providers`: the whole ordered list, replacing the stored one.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+/// Its `Debug` shows only the number of providers: the list may carry credentials.
+#[derive(Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SetProviders {
     /// Providers in the order they are to be tried: `{"name", "settings": {"type", …}}`. A
@@ -45,4 +46,32 @@ pub struct SetProviders {
     /// stored secret.
     #[schema(value_type = Vec<Object>)]
     pub providers: Vec<serde_json::Value>,
+}
+
+impl std::fmt::Debug for SetProviders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetProviders")
+            .field(
+                "providers",
+                &format_args!("[{} provider(s)]", self.providers.len()),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SetProviders;
+
+    #[test]
+    fn set_providers_debug_shows_no_setting() {
+        let s = SetProviders {
+            providers: vec![
+                serde_json::json!({"name": "tw", "settings": {"auth_token": "tw-secret-9"}}),
+            ],
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("tw-secret-9"), "{shown}");
+        assert!(shown.contains("1 provider(s)"), "{shown}");
+    }
 }

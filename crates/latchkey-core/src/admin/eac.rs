@@ -49,6 +49,8 @@ impl AdminService {
         let user = self.user_named(login).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::Emergency, user.domain_id)?;
+        self.require_may_change_credentials(actor, &user.login, user.domain_id)
+            .await?;
         let d = self.eac_settings;
         let (one_time, expires, offline) = if d.lock {
             (
@@ -142,6 +144,8 @@ impl AdminService {
         let user = self.user_named(login).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::Emergency, user.domain_id)?;
+        self.require_may_change_credentials(actor, &user.login, user.domain_id)
+            .await?;
         let audit = self.draft(
             actor,
             "emergency.access_code.revoke",

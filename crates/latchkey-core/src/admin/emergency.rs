@@ -97,6 +97,10 @@ impl AdminService {
                 t.serial
             ))
         })?;
+        if p != Permission::ViewDirectory {
+            self.require_may_change_credentials(actor, &user.login, user.domain_id)
+                .await?;
+        }
         Ok((t, user, tree))
     }
 
@@ -232,6 +236,7 @@ impl AdminService {
         let t = self.token_named(serial).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::Emergency, t.domain_id)?;
+        self.require_may_change_token(actor, &t).await?;
         let audit = self.draft(
             actor,
             "emergency.online.end",
@@ -256,6 +261,10 @@ impl AdminService {
         let user = self.user_named(login).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, p, user.domain_id)?;
+        if p != Permission::ViewDirectory {
+            self.require_may_change_credentials(actor, &user.login, user.domain_id)
+                .await?;
+        }
         Ok(OfflineSubject {
             owner: OfflineOwner::User(user.id),
             name: user.login.clone(),

@@ -13,6 +13,7 @@ mod domains;
 mod eac;
 mod emergency;
 mod keys;
+mod linked;
 mod on_demand;
 mod providers;
 mod tokens;

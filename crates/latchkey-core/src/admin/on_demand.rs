@@ -22,6 +22,8 @@ impl AdminService {
         let user = self.user_named(login).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageTokens, user.domain_id)?;
+        self.require_may_change_credentials(actor, &user.login, user.domain_id)
+            .await?;
         let tp = policy::effective(&tree, user.domain_id).token;
         policy::check_pin(&tp, pin).map_err(|reason| CoreError::invalid("pin", reason))?;
         if user.phones.is_empty() {
@@ -46,6 +48,8 @@ impl AdminService {
         let user = self.user_named(login).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageTokens, user.domain_id)?;
+        self.require_may_change_credentials(actor, &user.login, user.domain_id)
+            .await?;
         let audit = self.draft(
             actor,
             "user.on_demand.disable",

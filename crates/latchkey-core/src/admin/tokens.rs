@@ -195,6 +195,8 @@ impl AdminService {
         tree.require_in_scope(actor, Permission::ManageTokens, domain)?;
         if let Some(u) = &user {
             tree.require_in_scope(actor, Permission::ManageTokens, u.domain_id)?;
+            self.require_may_change_credentials(actor, &u.login, u.domain_id)
+                .await?;
         }
         let serial = match serial {
             Some(s) => validate::serial(s)?,
@@ -374,6 +376,7 @@ impl AdminService {
         let mut t = self.token_named(serial).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageTokens, t.domain_id)?;
+        self.require_may_change_token(actor, &t).await?;
         let mut detail = serde_json::Map::new();
         if let Some(enabled) = req.enabled {
             t.enabled = enabled;
@@ -386,6 +389,8 @@ impl AdminService {
             } else {
                 let u = self.user_named(login).await?;
                 tree.require_in_scope(actor, Permission::ManageTokens, u.domain_id)?;
+                self.require_may_change_credentials(actor, &u.login, u.domain_id)
+                    .await?;
                 t.user_id = Some(u.id);
                 detail.insert("user".into(), u.login.into());
             }
@@ -410,6 +415,7 @@ impl AdminService {
         let mut t = self.token_named(serial).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ResetPin, t.domain_id)?;
+        self.require_may_change_token(actor, &t).await?;
         let PolicyValue::Token(tp) = policy::resolve(&tree, t.domain_id, PolicyKind::Token).0
         else {
             return Err(CoreError::Internal(
@@ -440,6 +446,7 @@ impl AdminService {
         let mut t = self.token_named(serial).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ResetPin, t.domain_id)?;
+        self.require_may_change_token(actor, &t).await?;
         t.new_pin_required = true;
         if clear {
             t.pin_verifier = None;
@@ -459,6 +466,7 @@ impl AdminService {
         let t = self.token_named(serial).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageTokens, t.domain_id)?;
+        self.require_may_change_token(actor, &t).await?;
         let audit = self.draft(actor, "token.delete", &format!("token:{}", t.serial));
         Ok(self.store.delete_token(t.id, &audit).await?)
     }

@@ -68,6 +68,8 @@ impl AdminService {
         };
         tree.require_in_scope(actor, Permission::ManageUsers, domain)?;
         let login = validate::login(&req.login)?;
+        self.require_may_change_credentials(actor, &login, domain)
+            .await?;
         let email = req
             .email
             .as_deref()
@@ -98,6 +100,7 @@ impl AdminService {
     ) -> Result<UserView, CoreError> {
         let mut u = self.user_named(login).await?;
         let tree = self.tree().await?;
+        let from = u.domain_id;
         let mut changed = Vec::new();
         if let Some(status) = req.status {
             let p = if status == UserStatus::Enabled {
@@ -141,6 +144,12 @@ impl AdminService {
             DomainTree::require(actor, Permission::ViewDirectory)?;
             return Err(CoreError::invalid("body", "nothing to change"));
         }
+        self.require_may_change_credentials(actor, &u.login, from)
+            .await?;
+        if u.domain_id != from {
+            self.require_may_change_credentials(actor, &u.login, u.domain_id)
+                .await?;
+        }
         let audit = self
             .draft(actor, "user.update", &format!("user:{}", u.login))
             .with_detail(&serde_json::json!({"changed": changed, "status": u.status, "domain": tree.name_of(u.domain_id)}));
@@ -153,6 +162,8 @@ impl AdminService {
         let u = self.user_named(login).await?;
         let tree = self.tree().await?;
         tree.require_in_scope(actor, Permission::ManageUsers, u.domain_id)?;
+        self.require_may_change_credentials(actor, &u.login, u.domain_id)
+            .await?;
         let audit = self.draft(actor, "user.delete", &format!("user:{}", u.login));
         Ok(self.store.delete_user(u.id, &audit).await?)
     }

@@ -1,6 +1,6 @@
 //! Security domains and their policies (tree, create a sub-domain, the effective policies and
-//! where each comes from, edit or clear a domain's own policy of one kind as JSON), and
-//! Messaging (providers with secrets shown as "set", the outbox). Validation is the core's
+//! where each comes from, edit or clear a domain's own policy of one kind as JSON). Validation
+//! is the core's
 //! ([`AdminService::set_policy`](latchkey_core::admin::AdminService::set_policy)); its error is
 //! shown on the edit page with the submitted text kept, and nothing is changed.
 
@@ -10,12 +10,11 @@ use axum::response::{IntoResponse, Redirect};
 use latchkey_core::CoreError;
 use latchkey_core::authz::{Permission, grants};
 use latchkey_proto::admin::{CreateDomain, DomainPolicies, DomainView};
-use latchkey_proto::messaging::ProviderSource;
 use latchkey_proto::policy::{PolicyKind, PolicyValue};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{self, csrf, notice, time};
+use super::layout::{self, csrf, notice};
 use super::session::{ConsoleAuth, ConsoleError, ConsoleForm, Page};
 use super::users::{Done, NoFields};
 
@@ -270,70 +269,4 @@ pub(super) async fn clear_policy(
         .clear_policy(&f.auth.signed.actor, &name, kind)
         .await?;
     Ok(Redirect::to(&format!("/console/domains/{name}?done=cleared")).into_response())
-}
-
-// ----- Messaging -----
-
-/// `GET /console/messaging`: the providers (super administrators; secrets shown as "set")
-/// and the outbox of the users in scope.
-pub(super) async fn messaging(auth: ConsoleAuth) -> Page {
-    let admin = auth.service().admin();
-    let actor = &auth.signed.actor;
-    // `None`: not for this role; `Some(None)`: not configurable in this deployment.
-    let providers = if grants(actor.role, Permission::ManageMessaging) {
-        match admin.list_messaging_providers(actor).await {
-            Ok(list) => Some(Some(list)),
-            Err(CoreError::Conflict(_)) => Some(None),
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        None
-    };
-    let outbox = admin.list_outbox(actor, None, 100).await?;
-    let content = html! {
-        section.card #providers {
-            h2 { "Providers" }
-            @match &providers {
-                None => p.hint { "Only super administrators see the deployment's providers." }
-                Some(None) => p.hint { "Messaging providers are not configurable in this deployment (no messaging service is running)." }
-                Some(Some(list)) => {
-                    p.hint {
-                        @match list.source {
-                            ProviderSource::Database => { "Set through the admin API (version " (list.version.unwrap_or_default()) ")." }
-                            ProviderSource::File => "From the configuration file.",
-                        }
-                    }
-                    table.list {
-                        thead { tr { th { "#" } th { "Provider (secrets shown as \"set\")" } } }
-                        tbody {
-                            @for (i, p) in list.providers.iter().enumerate() {
-                                tr { td { (i + 1) } td.detail { (serde_json::to_string(p).unwrap_or_default()) } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        section #outbox {
-            h2 { "Outbox (newest 100)" }
-            div.scroll {
-                table.list {
-                    thead { tr { th { "When" } th { "User" } th { "Channel" } th { "To" } th { "Event" } th { "Message" } } }
-                    tbody {
-                        @for n in &outbox {
-                            tr {
-                                td data-label="When" { (time(n.created_at)) }
-                                td data-label="User" { (n.user) }
-                                td data-label="Channel" { (n.channel) }
-                                td data-label="To" { (n.destination.clone().unwrap_or_default()) }
-                                td data-label="Event" { (n.event) }
-                                td data-label="Message" { (n.body) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    Ok(layout::page(&auth, "Messaging", &content))
 }

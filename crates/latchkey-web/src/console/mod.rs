@@ -23,6 +23,7 @@ mod audit;
 mod domains;
 mod emergency;
 mod layout;
+mod messaging;
 mod session;
 mod signin;
 mod tokens;
@@ -139,7 +140,9 @@ pub(crate) fn router() -> Router<AppState> {
             get(agents::admins).post(agents::create_admin),
         )
         .route("/console/admins/{name}/delete", post(agents::delete_admin))
-        .route("/console/messaging", get(domains::messaging))
+        .route("/console/messaging", get(messaging::page))
+        .route("/console/messaging/providers", post(messaging::set))
+        .route("/console/messaging/providers/clear", post(messaging::clear))
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .layer(map_response(console_headers))

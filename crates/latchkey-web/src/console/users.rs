@@ -96,16 +96,20 @@ pub(super) struct Done {
 }
 
 /// What the actions menu offers: exactly the actions the administrator's role allows (the
-/// user page is only reached in scope). The core checks each action again when it is used.
-fn menu(auth: &ConsoleAuth, u: &UserView) -> Markup {
+/// user page is only reached in scope), none on the sign-in account of an administrator the
+/// signed-in one may not manage (`guarded`). The core checks each action again when it is used.
+fn menu(auth: &ConsoleAuth, u: &UserView, guarded: bool) -> Markup {
     let role = auth.signed.actor.role;
-    let emergency = grants(role, Permission::Emergency);
-    let unlock = grants(role, Permission::UnlockUser)
+    let emergency = !guarded && grants(role, Permission::Emergency);
+    let unlock = !guarded
+        && grants(role, Permission::UnlockUser)
         && matches!(u.status, UserStatus::Locked | UserStatus::Disabled);
     html! {
         nav.actions #actions aria-label="Actions" {
             h2 { "Actions" }
-            @if !emergency && !unlock { p.hint { "Your role allows no action on this user now." } }
+            @if guarded {
+                p.hint { "This is the sign-in account of an administrator your role may not manage: only they or a stronger administrator can change its credentials." }
+            } @else if !emergency && !unlock { p.hint { "Your role allows no action on this user now." } }
             ul {
                 @if unlock {
                     li {
@@ -156,6 +160,7 @@ pub(super) async fn user_page(
     let u = admin.show_user(actor, &login).await?;
     let tokens = admin.list_tokens(actor, Some(&login)).await?;
     let extras = super::activity::user_sections(&auth, &u).await?;
+    let guarded = !admin.may_change_credentials_of(actor, &login).await?;
     let content = html! {
         (notice(if d.done == "unlocked" { Some("The user was unlocked.") } else { None }))
         section.card {
@@ -168,7 +173,7 @@ pub(super) async fn user_page(
                 dt { "Created" } dd { (time(u.created_at)) }
             }
         }
-        (menu(&auth, &u))
+        (menu(&auth, &u, guarded))
         section {
             h2 { "Tokens" }
             (tokens_table(&tokens))

@@ -15,7 +15,7 @@ use latchkey_web::console::{CSP, ConsoleState};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::common::{App, app};
+use crate::common::{App, Options, app, app_with_options};
 
 const SECRET_HEX: &[u8] = b"12345678901234567890";
 const SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -69,7 +69,10 @@ impl Page {
 
 impl Console {
     async fn new(secure: bool) -> Console {
-        let app = app().await;
+        Self::on(app().await, secure)
+    }
+
+    fn on(app: App, secure: bool) -> Console {
         let service = ConsoleService::new(
             app.admin.clone(),
             app.authn.clone(),
@@ -619,6 +622,35 @@ async fn the_menu_offers_what_the_role_allows_and_unlock_works() {
     let page = c.get("/console/users/erik", Some(&s)).await;
     assert!(page.body.contains("Manage Emergency Offline Access"));
     assert!(page.body.contains("Generate Emergency Access Code"));
+
+    // ... but none on the sign-in account of a stronger administrator, and the core refuses
+    // the action when posted anyway.
+    c.admin("eva", "domain-admin", "east").await;
+    let page = c.get("/console/users/eva", Some(&s)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("sign-in account of an administrator"));
+    assert!(!page.body.contains("Manage Emergency Offline Access"));
+    assert!(!page.body.contains("Emergency Access Tokencodes"));
+    assert!(!page.body.contains("Generate Emergency Access Code"));
+    c.app
+        .store
+        .execute_raw("UPDATE users SET status = 'locked' WHERE login = 'eva'")
+        .await
+        .unwrap();
+    let res = c
+        .post(
+            "/console/users/eva/unlock",
+            Some(&s),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    let page = c.get("/console/users/eva", Some(&s)).await;
+    assert!(
+        page.body.contains("class=\"status locked\""),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -1297,6 +1329,123 @@ async fn messaging_shows_providers_to_super_admins_and_the_scoped_outbox() {
         "{}",
         page.body
     );
+}
+
+#[tokio::test]
+async fn super_admins_edit_the_providers_keeping_stored_secrets() {
+    const API: &str = "/api/v1/admin/messaging/providers";
+    let c = Console::on(
+        app_with_options(Options {
+            configure_admin: Some(crate::providers::with_providers),
+            ..Options::default()
+        })
+        .await,
+        false,
+    );
+    let password = c.admin("ops", "super-admin", "root").await;
+    let s = c.session("ops", &password, 0).await;
+    let page = c.get("/console/messaging", Some(&s)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("From the configuration file."));
+    assert!(page.body.contains("&quot;outbox&quot;"), "{}", page.body);
+    let csrf = page.csrf();
+    let twilio = |from: &str, token: &str| {
+        json!([{"name": "twilio-main", "settings": {"type": "twilio",
+            "account_sid": "AC0123456789abcdef0123456789abcdef", "from": from,
+            "auth_token": token}}])
+        .to_string()
+    };
+
+    // Refused lists are shown again with the reason; nothing is stored or audited.
+    let before = c.audit().await.len();
+    for (text, reason) in [
+        ("[{\"name\": ", "not a JSON list of providers"),
+        (
+            r#"[{"name": "hook", "settings": {"type": "generic_http", "url": "ftp://x", "body_template": "{code}"}}]"#,
+            "providers",
+        ),
+    ] {
+        let res = c
+            .post(
+                "/console/messaging/providers",
+                Some(&s),
+                &[("csrf", &csrf), ("providers", text)],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+        assert!(res.body.contains("Not saved"), "{}", res.body);
+        assert!(res.body.contains(reason), "{}", res.body);
+    }
+    assert_eq!(c.api(API).await["source"], "file");
+    assert_eq!(c.audit().await.len(), before);
+
+    // Saved with a secret; shown as "set" only.
+    let res = c
+        .post(
+            "/console/messaging/providers",
+            Some(&s),
+            &[
+                ("csrf", &csrf),
+                ("providers", &twilio("+15005550006", "tw-secret-41")),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = c.get("/console/messaging?done=saved", Some(&s)).await;
+    assert!(page.body.contains("The providers were saved"));
+    assert!(page.body.contains("version 1"), "{}", page.body);
+    assert!(!page.body.contains("tw-secret-41"));
+    let stored = c.api(API).await;
+    assert_eq!(stored["source"], "database");
+    assert_eq!(stored["providers"][0]["settings"]["auth_token"], "set");
+    // Saved again as shown ("set"): the stored secret is kept (a Twilio provider without
+    // one would be refused).
+    let res = c
+        .post(
+            "/console/messaging/providers",
+            Some(&s),
+            &[
+                ("csrf", &csrf),
+                ("providers", &twilio("+15005550007", "set")),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let stored = c.api(API).await;
+    assert_eq!(stored["version"], 2);
+    assert_eq!(stored["providers"][0]["settings"]["from"], "+15005550007");
+
+    // A domain administrator may not; back to the file's list.
+    let da = c.admin("dana", "domain-admin", "root").await;
+    let ds = c.session("dana", &da, 1).await;
+    let page = c.get("/console/messaging", Some(&ds)).await;
+    assert!(page.body.contains("Only super administrators"));
+    let res = c
+        .post(
+            "/console/messaging/providers/clear",
+            Some(&ds),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(c.api(API).await["source"], "database");
+    let res = c
+        .post(
+            "/console/messaging/providers/clear",
+            Some(&s),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(c.api(API).await["source"], "file");
+    let log = c.audit().await;
+    for action in ["messaging.providers.set", "messaging.providers.clear"] {
+        assert!(
+            log.iter()
+                .any(|r| r["action"] == action && r["actor"] == "admin:ops"),
+            "{action}"
+        );
+    }
 }
 
 #[tokio::test]

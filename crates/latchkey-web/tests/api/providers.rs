@@ -100,7 +100,7 @@ impl Messenger for Late {
     }
 }
 
-fn with_providers(a: AdminService, store: &Arc<SqlStore>) -> AdminService {
+pub(crate) fn with_providers(a: AdminService, store: &Arc<SqlStore>) -> AdminService {
     a.with_messaging_providers(
         Arc::clone(store) as Arc<dyn ProviderStore>,
         Arc::new(StoredCodec::new(vec![ProviderConfig::default_outbox()])),

@@ -294,3 +294,193 @@ async fn help_desk_has_no_creation_or_audit_rights() {
     .await
     .expect_error(404, "not_found");
 }
+
+/// Creates `login` in `domain` as root, with a TOTP token `serial` and a phone.
+async fn user_with_token(app: &App, login: &str, domain: &str, serial: &str) {
+    app.root(
+        "POST",
+        "/api/v1/admin/users",
+        Some(json!({"login": login, "domain": domain, "phones": [{"number": "+14155550100"}]})),
+    )
+    .await
+    .expect(201);
+    app.root(
+        "POST",
+        "/api/v1/admin/tokens/import",
+        Some(json!({"serial": serial, "user": login, "type": "totp", "secret": SEED})),
+    )
+    .await
+    .expect(201);
+}
+
+/// An administrator's linked user (the user of the same name in the administrator's scope
+/// domain: the console's second factor) is off limits to the credential changes of roles
+/// that may not manage that administrator — otherwise a help desk could put a super
+/// administrator's token into emergency access and read the code out.
+#[tokio::test]
+async fn a_stronger_administrators_sign_in_account_is_off_limits() {
+    let app = app().await;
+    app.root(
+        "POST",
+        "/api/v1/admin/domains",
+        Some(json!({"name": "alpha"})),
+    )
+    .await
+    .expect(201);
+    let sam = app.make_admin("sam", "super-admin", "root").await;
+    user_with_token(&app, "sam", "root", "STOK1").await;
+    user_with_token(&app, "carl", "root", "CTOK1").await;
+    let dora = app.make_admin("dora", "domain-admin", "root").await;
+    let pia = app.make_admin("pia", "privileged-help-desk", "root").await;
+    app.make_admin("vic", "domain-admin", "alpha").await;
+    let reason = json!({"reason": "INC-7"});
+
+    // What a privileged help desk may do to an ordinary user: emergency access, PINs, unlock.
+    let help_desk_actions: Vec<(&str, &str, Option<Value>)> = vec![
+        (
+            "PUT",
+            "/api/v1/admin/tokens/STOK1/emergency/online",
+            Some(json!({"kind": "fixed"})),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/tokens/STOK1/emergency/offline-tokencode/reveal",
+            Some(reason.clone()),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/users/sam/emergency/offline-passcode/reveal",
+            Some(reason.clone()),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/users/sam/emergency/offline-passcode/reset",
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/users/sam/emergency/access-code",
+            Some(json!({})),
+        ),
+        (
+            "PUT",
+            "/api/v1/admin/tokens/STOK1/pin",
+            Some(json!({"pin": "1234"})),
+        ),
+        ("DELETE", "/api/v1/admin/tokens/STOK1/pin", None),
+        ("POST", "/api/v1/admin/tokens/STOK1/require-new-pin", None),
+        (
+            "PATCH",
+            "/api/v1/admin/users/sam",
+            Some(json!({"status": "enabled"})),
+        ),
+    ];
+    // What a domain administrator may do besides.
+    let mut domain_admin_actions = help_desk_actions.clone();
+    domain_admin_actions.extend([
+        (
+            "PATCH",
+            "/api/v1/admin/tokens/STOK1",
+            Some(json!({"enabled": false})),
+        ),
+        ("DELETE", "/api/v1/admin/tokens/STOK1", None),
+        (
+            "PATCH",
+            "/api/v1/admin/tokens/CTOK1",
+            Some(json!({"user": "sam"})),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/tokens/import",
+            Some(json!({"serial": "EVIL1", "user": "sam", "type": "totp", "secret": SEED})),
+        ),
+        (
+            "PUT",
+            "/api/v1/admin/users/sam/on-demand",
+            Some(json!({"pin": "975310"})),
+        ),
+        (
+            "PATCH",
+            "/api/v1/admin/users/sam",
+            Some(json!({"phones": [{"number": "+14155550199"}]})),
+        ),
+        ("DELETE", "/api/v1/admin/users/sam", None),
+        // Creating the linked user of an administrator who has none yet.
+        (
+            "POST",
+            "/api/v1/admin/users",
+            Some(json!({"login": "vic", "domain": "alpha"})),
+        ),
+    ]);
+    let before = app.audit_seq().await;
+    for (token, actions) in [(&pia, &help_desk_actions), (&dora, &domain_admin_actions)] {
+        for (method, path, body) in actions {
+            let r = app.call(method, path, Some(token), body.clone()).await;
+            let v = r.expect_error(403, "forbidden");
+            assert!(
+                v["message"].as_str().unwrap().contains("sign-in account"),
+                "{method} {path}: refused for another reason: {}",
+                r.body
+            );
+        }
+    }
+    assert_eq!(app.audit_seq().await, before, "refusals change nothing");
+
+    // Nor can a user be moved into the place of an administrator's linked user.
+    app.call(
+        "POST",
+        "/api/v1/admin/users",
+        Some(&dora),
+        Some(json!({"login": "vic", "domain": "root"})),
+    )
+    .await
+    .expect(201);
+    let before = app.audit_seq().await;
+    app.call(
+        "PATCH",
+        "/api/v1/admin/users/vic",
+        Some(&dora),
+        Some(json!({"domain": "alpha"})),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    assert_eq!(app.audit_seq().await, before);
+
+    // The same actions on an ordinary user work for the same administrators ...
+    app.call(
+        "PUT",
+        "/api/v1/admin/tokens/CTOK1/emergency/online",
+        Some(&pia),
+        Some(json!({"kind": "fixed"})),
+    )
+    .await
+    .expect(200);
+    app.call(
+        "PUT",
+        "/api/v1/admin/tokens/CTOK1/pin",
+        Some(&dora),
+        Some(json!({"pin": "1234"})),
+    )
+    .await
+    .expect(200);
+    // ... and on the linked user for the administrator themself and for a super administrator.
+    app.call(
+        "PUT",
+        "/api/v1/admin/tokens/STOK1/pin",
+        Some(&sam),
+        Some(json!({"pin": "1234"})),
+    )
+    .await
+    .expect(200);
+    app.root(
+        "PUT",
+        "/api/v1/admin/tokens/STOK1/emergency/online",
+        Some(json!({"kind": "fixed"})),
+    )
+    .await
+    .expect(200);
+    // Reading stays as the role allows.
+    app.call("GET", "/api/v1/admin/users/sam", Some(&pia), None)
+        .await
+        .expect(200);
+}
