@@ -96,9 +96,11 @@ case "${DATABASE_URL:-}" in
 esac
 
 # The PAM end-to-end tests (crates/latchkey/tests/it/offline_pam.rs) run the agent binary and
-# the PAM module from target/debug: build them first (cargo test builds only test deps).
-step "cargo build -p latchkey-agent -p pam-latchkey --locked"
-cargo build -p latchkey-agent -p pam-latchkey --locked
+# the PAM module from target/debug, which `cargo test` alone does not build. Build them in the
+# same invocation as the tests: one feature resolution (dev-dependencies included), so the
+# binaries share every dependency with the tests instead of compiling a second copy.
+step "cargo build --workspace --locked --lib --bins --tests"
+cargo build --workspace --locked --lib --bins --tests
 
 step "cargo test --workspace --locked $*"
 TEST_LOG=$(mktemp)

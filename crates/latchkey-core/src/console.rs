@@ -16,7 +16,8 @@
 //!   whose scope covers that domain can create or change that user and its tokens.
 //! - A session ends after `idle_timeout` seconds without a request and after `max_lifetime`
 //!   seconds in any case, measured with the injected [`Clock`]. Sign-in, sign-out and expiry
-//!   are audited in the same transaction as the session change.
+//!   are audited in the same transaction as the session change. Every sign-in deletes the
+//!   expired sessions nobody presented again (`console.session_purge`).
 
 use std::sync::Arc;
 
@@ -89,6 +90,15 @@ pub trait ConsoleStore: AuthnStore {
         id_hash: &str,
         audit: &AuditDraft,
     ) -> Result<bool, StoreError>;
+    /// Deletes every session last seen at or before `idle_since` or created at or before
+    /// `created_since`, with `audit` (its detail gains the count) when there was any; the
+    /// number deleted.
+    async fn purge_console_sessions(
+        &self,
+        idle_since: i64,
+        created_since: i64,
+        audit: &AuditDraft,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Session timing.
@@ -293,6 +303,7 @@ impl ConsoleService {
                 ));
             }
         }
+        self.purge_expired(now).await?;
         let id = generate_bearer_token(&mut EntropyRng(self.entropy.as_ref()), "lkcs");
         let session = ConsoleSession {
             id_hash: bearer_token_hash(id.expose()),
@@ -369,6 +380,26 @@ impl ConsoleService {
             },
             csrf: csrf_token(id),
         })
+    }
+
+    /// Deletes the sessions expired at `now`: sessions nobody presents again would otherwise
+    /// stay forever. Run at each sign-in (one statement; a record only when there were any).
+    async fn purge_expired(&self, now: i64) -> Result<u64, CoreError> {
+        let audit = AuditDraft::ok(
+            now,
+            "system",
+            "console.session_purge",
+            "console sessions",
+            None,
+        );
+        Ok(self
+            .store
+            .purge_console_sessions(
+                now - self.settings.idle_timeout,
+                now - self.settings.max_lifetime,
+                &audit,
+            )
+            .await?)
     }
 
     /// Whether `submitted` is the CSRF token of session `id` (constant time).

@@ -102,4 +102,32 @@ impl ConsoleStore for SqlStore {
         tx.commit().await?;
         Ok(true)
     }
+
+    async fn purge_console_sessions(
+        &self,
+        idle_since: i64,
+        created_since: i64,
+        audit: &AuditDraft,
+    ) -> Result<u64, StoreError> {
+        // The head is locked first (the lock order of every writer); the record, which says
+        // how many went, is written only when some did.
+        let mut tx = self.begin_reserved().await?;
+        let done =
+            sqlx::query("DELETE FROM console_sessions WHERE last_seen <= $1 OR created_at <= $2")
+                .bind(idle_since)
+                .bind(created_since)
+                .execute(tx.conn())
+                .await
+                .map_err(|e| map_db(e, subject, ""))?;
+        let n = done.rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let audit = audit
+            .clone()
+            .with_detail(&serde_json::json!({"sessions": n}));
+        tx.append(&audit).await?.commit().await?;
+        Ok(n)
+    }
 }

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use latchkey_core::authn::PhoneCodeSettings;
+use latchkey_core::console::ConsoleSettings;
 use latchkey_core::delivery::SendLimits;
 use latchkey_core::emergency::{EacSettings, parse_lifetime};
 use latchkey_messaging::{
@@ -46,6 +47,16 @@ pub struct RawConfig {
     /// `[messaging]`.
     #[serde(default)]
     pub messaging: RawMessaging,
+    #[serde(default)]
+    pub console: RawConsole,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsole {
+    pub idle_timeout: Option<String>,
+    pub max_lifetime: Option<String>,
+    pub secure_cookies: Option<bool>,
 }
 
 /// `[emergency]` as written.
@@ -187,6 +198,10 @@ pub struct Config {
     /// SMS and voice providers in order; the outbox (`DATA_DIR/outbox.jsonl`) when none is
     /// configured.
     pub providers: Vec<ProviderConfig>,
+    /// Security Console session lifetimes.
+    pub console: ConsoleSettings,
+    /// Whether console cookies are `Secure` (and `__Host-`): with TLS, or behind a TLS proxy.
+    pub console_secure_cookies: bool,
 }
 
 /// Where the RADIUS server listens: a UDP address, or nowhere (`[radius] listen = ""`).
@@ -324,6 +339,9 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "messaging.resend_cooldown_seconds",
         "LATCHKEY_MESSAGING_RESEND_COOLDOWN_SECONDS",
     ),
+    ("console.idle_timeout", "LATCHKEY_CONSOLE_IDLE_TIMEOUT"),
+    ("console.max_lifetime", "LATCHKEY_CONSOLE_MAX_LIFETIME"),
+    ("console.secure_cookies", "LATCHKEY_CONSOLE_SECURE_COOKIES"),
 ];
 
 impl RawConfig {
@@ -401,6 +419,12 @@ impl RawConfig {
                 "messaging.resend_cooldown_seconds" => {
                     self.messaging.resend_cooldown_seconds = Some(number(name, &v)?);
                 }
+                "console.idle_timeout" => self.console.idle_timeout = Some(v),
+                "console.max_lifetime" => self.console.max_lifetime = Some(v),
+                "console.secure_cookies" => {
+                    self.console.secure_cookies =
+                        Some(parse_bool(&v).ok_or_else(|| invalid(name, "must be true or false"))?);
+                }
                 _ => {}
             }
         }
@@ -437,10 +461,8 @@ impl RawConfig {
             v => RadiusListen(Some(addr("radius.listen", v, "127.0.0.1:1812")?)),
         };
         let tls = tls_files(self.server.tls_cert_file, self.server.tls_key_file)?;
-        if tls.is_none()
-            && !http_listen.ip().is_loopback()
-            && !self.server.allow_insecure_http.unwrap_or(false)
-        {
+        let behind_proxy = tls.is_none() && !http_listen.ip().is_loopback();
+        if behind_proxy && !self.server.allow_insecure_http.unwrap_or(false) {
             return Err(invalid(
                 "server.http_listen",
                 format!(
@@ -469,6 +491,8 @@ impl RawConfig {
             }
         };
         let max_emergency_lifetime_days = max_lifetime(&self.emergency)?;
+        let (console, console_secure_cookies) =
+            console_settings(&self.console, tls.is_some() || behind_proxy)?;
         let eac = eac_settings(&self.emergency)?;
         let (phone_code, send_limits) = messaging_settings(&self.messaging)?;
         let providers = providers(self.messaging.provider, data_dir)?;
@@ -506,6 +530,8 @@ impl RawConfig {
             send_limits,
             messaging: self.messaging.texts,
             providers,
+            console,
+            console_secure_cookies,
         })
     }
 }
@@ -533,6 +559,39 @@ fn number(name: &str, v: &str) -> Result<u32, ConfigError> {
     v.trim()
         .parse()
         .map_err(|_| invalid(name, "must be a whole number"))
+}
+
+/// `[console] idle_timeout` (1 minute – 24 hours), `max_lifetime` (at least the idle
+/// timeout, at most 7 days) and `secure_cookies`, whose default `https` is true with TLS and
+/// on a non-loopback plain-HTTP listener: browsers reach that only through the TLS proxy that
+/// `allow_insecure_http` promises.
+fn console_settings(c: &RawConsole, https: bool) -> Result<(ConsoleSettings, bool), ConfigError> {
+    let d = ConsoleSettings::default();
+    let secs = |key: &'static str, v: &Option<String>, default: i64| match v {
+        Some(t) => parse_lifetime("lifetime", t).map_err(|e| invalid(key, e.to_string())),
+        None => Ok(default),
+    };
+    let idle_timeout = secs("console.idle_timeout", &c.idle_timeout, d.idle_timeout)?;
+    let max_lifetime = secs("console.max_lifetime", &c.max_lifetime, d.max_lifetime)?;
+    if !(60..=86_400).contains(&idle_timeout) {
+        return Err(invalid(
+            "console.idle_timeout",
+            "must be between 1m and 24h",
+        ));
+    }
+    if max_lifetime < idle_timeout || max_lifetime > 7 * 86_400 {
+        return Err(invalid(
+            "console.max_lifetime",
+            "must be at least the idle timeout and at most 7d",
+        ));
+    }
+    Ok((
+        ConsoleSettings {
+            idle_timeout,
+            max_lifetime,
+        },
+        c.secure_cookies.unwrap_or(https),
+    ))
 }
 
 /// `[emergency] max_code_lifetime_days`: `None` for no maximum (0).
@@ -677,6 +736,46 @@ mod tests {
                 text.contains(env),
                 "examples/latchkey.toml does not mention {env} ({key})"
             );
+        }
+    }
+
+    #[test]
+    fn console_sessions_and_secure_cookies() {
+        let d = Path::new("/d");
+        let none = Overrides::default();
+        let cfg = RawConfig::default().validate(d, &none).unwrap();
+        assert_eq!(cfg.console, ConsoleSettings::default());
+        assert!(!cfg.console_secure_cookies, "plain HTTP on loopback");
+        let raw = RawConfig::from_toml("[console]\nidle_timeout = \"5m\"\nmax_lifetime = \"1d\"")
+            .unwrap();
+        let cfg = raw.validate(d, &none).unwrap();
+        assert_eq!(
+            (cfg.console.idle_timeout, cfg.console.max_lifetime),
+            (300, 86_400)
+        );
+        // Behind a TLS proxy: Secure unless turned off.
+        let proxied = "[server]\nhttp_listen = \"0.0.0.0:8080\"\nallow_insecure_http = true\n";
+        let cfg = RawConfig::from_toml(proxied)
+            .unwrap()
+            .validate(d, &none)
+            .unwrap();
+        assert!(cfg.console_secure_cookies);
+        let mut raw = RawConfig::from_toml(proxied).unwrap();
+        raw.apply_env(|k| (k == "LATCHKEY_CONSOLE_SECURE_COOKIES").then(|| "false".into()))
+            .unwrap();
+        assert!(!raw.validate(d, &none).unwrap().console_secure_cookies);
+        for (text, key) in [
+            ("[console]\nidle_timeout = \"30s\"", "console.idle_timeout"),
+            ("[console]\nidle_timeout = \"2d\"", "console.idle_timeout"),
+            ("[console]\nmax_lifetime = \"10m\"", "console.max_lifetime"),
+            ("[console]\nmax_lifetime = \"8d\"", "console.max_lifetime"),
+        ] {
+            let e = RawConfig::from_toml(text)
+                .unwrap()
+                .validate(d, &none)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{text}: {e}");
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use latchkey_core::admin::{AdminService, FirstAdmin, KeyPersistence};
 use latchkey_core::authn::AuthnService;
-use latchkey_core::console::{ConsoleService, ConsoleSettings};
+use latchkey_core::console::ConsoleService;
 use latchkey_core::messaging_config::ProviderStore;
 use latchkey_core::ports::{Clock, Entropy, EntropyRng, OsEntropy};
 use latchkey_core::store::Store;
@@ -151,7 +151,7 @@ async fn open(cfg: &Config) -> Result<Opened> {
             console_store,
             Arc::clone(&clock),
             console_entropy,
-            ConsoleSettings::default(),
+            cfg.console,
         )
         .context("setting up the Security Console")?,
     );
@@ -245,7 +245,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         app,
         latchkey_web::console::ConsoleState {
             service: Arc::clone(&opened.console),
-            secure_cookies: cfg.tls.is_some(),
+            secure_cookies: cfg.console_secure_cookies,
         },
     );
     let listener = std::net::TcpListener::bind(cfg.http_listen)

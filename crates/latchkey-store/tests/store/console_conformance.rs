@@ -22,6 +22,7 @@ conformance!(
     a_session_is_stored_by_hash_touched_forward_and_deleted_once,
     sessions_die_with_their_administrator,
     a_session_of_an_unknown_administrator_is_refused,
+    expired_sessions_are_purged_with_one_record,
 );
 
 async fn admin(s: &SqlStore, name: &str) -> AdminId {
@@ -124,5 +125,50 @@ mod cases {
             .is_err()
         );
         assert_eq!(seq(s).await, before, "nothing written, not even the record");
+    }
+
+    pub async fn expired_sessions_are_purged_with_one_record(db: &mut TestDb) {
+        let s = &db.store;
+        let a = admin(s, "ops").await;
+        let mut idle = session("idle", a);
+        idle.last_seen = NOW + 100;
+        let mut old = session("old", a);
+        old.created_at = NOW - 50;
+        old.last_seen = NOW + 900;
+        let mut live = session("live", a);
+        live.last_seen = NOW + 900;
+        for x in [&idle, &old, &live] {
+            s.insert_console_session(x, &draft("console.signin", "admin:ops"))
+                .await
+                .unwrap();
+        }
+        let purge = draft("console.session_purge", "console sessions");
+        let before = seq(s).await;
+        // Idle since NOW + 100 or older, created before NOW - 50 or older.
+        assert_eq!(
+            s.purge_console_sessions(NOW + 100, NOW - 50, &purge)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(seq(s).await, before + 1, "one record for the purge");
+        let rec = s.list_audit(before, 10).await.unwrap();
+        assert_eq!(rec[0].draft.action, "console.session_purge");
+        assert!(
+            rec[0].draft.detail.contains("\"sessions\":2"),
+            "{}",
+            rec[0].draft.detail
+        );
+        assert_eq!(s.find_console_session("idle").await.unwrap(), None);
+        assert_eq!(s.find_console_session("old").await.unwrap(), None);
+        assert!(s.find_console_session("live").await.unwrap().is_some());
+        // Nothing to purge: nothing written.
+        assert_eq!(
+            s.purge_console_sessions(NOW + 100, NOW - 50, &purge)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(seq(s).await, before + 1);
     }
 }

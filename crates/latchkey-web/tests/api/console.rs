@@ -416,6 +416,23 @@ async fn sessions_end_after_the_idle_timeout_on_the_fake_clock() {
     assert!(log.iter().any(|r| r["action"] == "console.session_expire"
         && r["target"] == "admin:ops"
         && r["detail"]["why"] == "idle"));
+
+    // A session nobody presents again is removed by the next sign-in, whoever signs in.
+    let abandoned = c.session("ops", &password, 1).await;
+    c.app.clock.advance(16 * 60);
+    let _fresh = c.session("ops", &password, 2).await;
+    let id = abandoned.split_once('=').unwrap().1;
+    let hash = latchkey_crypto::verifier::bearer_token_hash(id);
+    assert_eq!(
+        latchkey_core::console::ConsoleStore::find_console_session(c.app.store.as_ref(), &hash)
+            .await
+            .unwrap(),
+        None
+    );
+    let log = c.audit().await;
+    assert!(log.iter().any(|r| r["action"] == "console.session_purge"
+        && r["actor"] == "system"
+        && r["detail"]["sessions"] == 1));
 }
 
 #[tokio::test]
