@@ -8,6 +8,7 @@
 //! It only talks to servers it started, on loopback, and every loop is bounded in time.
 
 mod cluster;
+mod disk;
 mod load;
 mod provision;
 mod radius;
@@ -156,6 +157,8 @@ struct Bench<'a> {
     target: Arc<Target>,
     parts: Vec<Vec<BenchUser>>,
     results: Vec<PhaseResult>,
+    /// p50 and p99 of a 4 KiB `fdatasync` in node 1's data directory, when measured.
+    disk: Option<(Duration, Duration)>,
 }
 
 impl Bench<'_> {
@@ -227,12 +230,32 @@ async fn run(args: &Args, cluster: &mut Cluster) -> Result<u64> {
         "sqlite"
     };
     let (target, users) = setup(args, cluster, backend).await?;
+    let disk = cluster
+        .nodes
+        .first()
+        .and_then(|n| match disk::fsync_latency(&n.data_dir, 200) {
+            Ok(d) => {
+                println!(
+                    "disk: 4 KiB append + fdatasync in {}: p50 {:.2} ms, p99 {:.2} ms (a durable \
+                     commit waits for at least one)",
+                    n.data_dir.display(),
+                    d.0.as_secs_f64() * 1000.0,
+                    d.1.as_secs_f64() * 1000.0
+                );
+                Some(d)
+            }
+            Err(e) => {
+                println!("disk: the fsync probe failed ({e}); not reported");
+                None
+            }
+        });
     let mut b = Bench {
         args,
         cluster,
         target,
         parts: load::partition(users, args.concurrency),
         results: Vec::new(),
+        disk,
     };
     first_success(&mut b).await?;
     measure(&mut b, backend).await
@@ -405,6 +428,7 @@ async fn measure(b: &mut Bench<'_>, backend: &str) -> Result<u64> {
             half,
             replay: replay.as_ref(),
             radius,
+            disk_fsync: b.disk,
         },
     );
     let unexpected: u64 = b

@@ -58,9 +58,7 @@ impl AdminService {
             None => Ok(()),
         }
     }
-}
 
-impl AdminService {
     /// Whether `actor` may change the credentials of user `login` as far as this guard goes
     /// (role and scope are checked by each action), for pages that offer only allowed actions.
     pub async fn may_change_credentials_of(

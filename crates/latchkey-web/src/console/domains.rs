@@ -1,6 +1,6 @@
 //! Security domains and their policies (tree, create a sub-domain, the effective policies and
-//! where each comes from, edit or clear a domain's own policy of one kind as JSON). Validation
-//! is the core's
+//! where each comes from, edit or clear a domain's own policy of one kind as JSON).
+//! Validation is the core's
 //! ([`AdminService::set_policy`](latchkey_core::admin::AdminService::set_policy)); its error is
 //! shown on the edit page with the submitted text kept, and nothing is changed.
 
