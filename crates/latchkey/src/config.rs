@@ -722,6 +722,16 @@ pub fn load(data_dir: &Path, file: Option<&Path>, o: &Overrides) -> Result<Confi
 mod tests {
     use super::*;
 
+    /// Asserts that the file `text` is refused with a message naming `key`.
+    fn assert_refused(text: &str, key: &str) {
+        let e = RawConfig::from_toml(text)
+            .unwrap()
+            .validate(Path::new("/d"), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{text}: {e}");
+    }
+
     #[test]
     fn example_file_parses_and_documents_every_env_name() {
         let text = include_str!("../../../examples/latchkey.toml");
@@ -770,12 +780,7 @@ mod tests {
             ("[console]\nmax_lifetime = \"10m\"", "console.max_lifetime"),
             ("[console]\nmax_lifetime = \"8d\"", "console.max_lifetime"),
         ] {
-            let e = RawConfig::from_toml(text)
-                .unwrap()
-                .validate(d, &none)
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains(key), "{text}: {e}");
+            assert_refused(text, key);
         }
     }
 
@@ -843,12 +848,7 @@ mod tests {
             ),
             ("[messaging]\nper_user = 0", "messaging.per_user"),
         ] {
-            let e = RawConfig::from_toml(text)
-                .unwrap()
-                .validate(d, &none)
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains(key), "{text}: {e}");
+            assert_refused(text, key);
         }
     }
 
