@@ -28,6 +28,17 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// `admin` acting from `source`.
+    pub fn of(admin: crate::model::Admin, source: Option<String>) -> Self {
+        Self {
+            id: admin.id,
+            name: admin.name,
+            role: admin.role,
+            scope: admin.scope,
+            source,
+        }
+    }
+
     /// The audit-log name of this actor.
     pub fn audit_name(&self) -> String {
         format!("admin:{}", self.name)

@@ -326,13 +326,7 @@ impl ConsoleService {
         Ok(NewSession {
             id,
             csrf,
-            actor: Actor {
-                id: admin.id,
-                name: admin.name,
-                role: admin.role,
-                scope: admin.scope,
-                source,
-            },
+            actor: Actor::of(admin, source),
         })
     }
 
@@ -371,13 +365,7 @@ impl ConsoleService {
         };
         self.store.touch_console_session(&hash, now).await?;
         Ok(SignedIn {
-            actor: Actor {
-                id: admin.id,
-                name: admin.name,
-                role: admin.role,
-                scope: admin.scope,
-                source,
-            },
+            actor: Actor::of(admin, source),
             csrf: csrf_token(id),
         })
     }

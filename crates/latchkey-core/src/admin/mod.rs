@@ -146,13 +146,7 @@ impl AdminService {
             .find_admin_by_token_hash(&bearer_token_hash(bearer))
             .await?
             .ok_or(CoreError::Unauthenticated)?;
-        Ok(Actor {
-            id: admin.id,
-            name: admin.name,
-            role: admin.role,
-            scope: admin.scope,
-            source,
-        })
+        Ok(Actor::of(admin, source))
     }
 
     /// The domain tree as it is now.

@@ -78,10 +78,6 @@ pub fn policy_fingerprint(p: &EffectivePolicies) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
 
-fn invalid(field: &'static str, reason: &str) -> CoreError {
-    CoreError::invalid(field, reason)
-}
-
 impl OfflineService {
     /// Builds the service; the signing key is derived from the admin service's PIN key.
     pub fn new(
@@ -145,7 +141,7 @@ impl OfflineService {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
         {
-            return Err(invalid(
+            return Err(CoreError::invalid(
                 "hostname",
                 "must be 1–253 letters, digits, dots, hyphens or underscores",
             ));
@@ -154,7 +150,7 @@ impl OfflineService {
             .decode(req.host_public_key.trim())
             .ok()
             .filter(|k| k.len() == 32)
-            .ok_or_else(|| invalid("host_public_key", "must be base64 of 32 bytes"))?;
+            .ok_or_else(|| CoreError::invalid("host_public_key", "must be base64 of 32 bytes"))?;
         let mut id = [0u8; 12];
         self.rng().fill_bytes(&mut id);
         let now = self.clock.now();
@@ -403,7 +399,10 @@ impl OfflineService {
             return Err(CoreError::Conflict("the host is not enrolled".to_owned()));
         };
         if req.events.len() > MAX_EVENTS_PER_UPLOAD {
-            return Err(invalid("events", "at most 500 events per upload"));
+            return Err(CoreError::invalid(
+                "events",
+                "at most 500 events per upload",
+            ));
         }
         let now = self.clock.now();
         let mut logins = Vec::with_capacity(req.events.len());
@@ -412,7 +411,7 @@ impl OfflineService {
                 && e.id.len() <= EVENT_FIELD_MAX
                 && e.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
             if !id_ok {
-                return Err(invalid("events.id", "must be a UUID"));
+                return Err(CoreError::invalid("events.id", "must be a UUID"));
             }
             let reason_ok = !e.reason.is_empty()
                 && e.reason.len() <= EVENT_FIELD_MAX
@@ -420,14 +419,20 @@ impl OfflineService {
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !reason_ok {
-                return Err(invalid("events.reason", "must be short snake_case"));
+                return Err(CoreError::invalid(
+                    "events.reason",
+                    "must be short snake_case",
+                ));
             }
             if e.at <= 0 || e.at > now.saturating_add(EVENT_FUTURE_SLACK) {
-                return Err(invalid("events.at", "must be a plausible Unix time"));
+                return Err(CoreError::invalid(
+                    "events.at",
+                    "must be a plausible Unix time",
+                ));
             }
             logins.push(
                 crate::validate::login(&e.user)
-                    .map_err(|_| invalid("events.user", "not a valid login"))?,
+                    .map_err(|_| CoreError::invalid("events.user", "not a valid login"))?,
             );
         }
         let mut accepted = 0u32;

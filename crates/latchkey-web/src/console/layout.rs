@@ -6,16 +6,24 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::session::ConsoleAuth;
 
-fn head(title: &str) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " · Latchkey Security Console" }
-            link rel="stylesheet" href="/console/static/console.css";
-            script src="/console/static/console.js" defer {}
+/// A whole HTML document: the `head` every page shares, then `body`.
+fn document(title: &str, body: &Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · Latchkey Security Console" }
+                    link rel="stylesheet" href="/console/static/console.css";
+                    script src="/console/static/console.js" defer {}
+                }
+                body { (body) }
+            }
         }
-    }
+        .into_string(),
+    )
 }
 
 /// A page for a signed-in administrator: navigation, who is signed in, sign-out.
@@ -23,58 +31,46 @@ pub(super) fn page(auth: &ConsoleAuth, title: &str, content: &Markup) -> Respons
     let a = &auth.signed.actor;
     let audit = grants(a.role, Permission::ReadAudit);
     let directory = grants(a.role, Permission::ViewDirectory);
-    Html(
-        html! {
-            (DOCTYPE)
-            html lang="en" {
-                (head(title))
-                body {
-                    header.top {
-                        a.brand href="/console/users" { "Latchkey" }
-                        nav {
-                            a href="/console/users" { "Users" }
-                            a href="/console/dashboard" { "Dashboard" }
-                            a href="/console/tokens" { "Tokens" }
-                            a href="/console/domains" { "Domains" }
-                            @if directory { a href="/console/agents" { "Agents" } }
-                            a href="/console/messaging" { "Messaging" }
-                            @if directory { a href="/console/admins" { "Administrators" } }
-                            @if audit { a href="/console/audit" { "Audit log" } }
-                        }
-                        form.signout method="post" action="/console/sign-out" {
-                            (csrf(auth))
-                            span.who { (a.name) " (" (role_name(a.role)) ")" }
-                            button type="submit" { "Sign out" }
-                        }
-                    }
-                    main {
-                        h1 { (title) }
-                        (content)
-                    }
+    document(
+        title,
+        &html! {
+            header.top {
+                a.brand href="/console/users" { "Latchkey" }
+                nav {
+                    a href="/console/users" { "Users" }
+                    a href="/console/dashboard" { "Dashboard" }
+                    a href="/console/tokens" { "Tokens" }
+                    a href="/console/domains" { "Domains" }
+                    @if directory { a href="/console/agents" { "Agents" } }
+                    a href="/console/messaging" { "Messaging" }
+                    @if directory { a href="/console/admins" { "Administrators" } }
+                    @if audit { a href="/console/audit" { "Audit log" } }
+                }
+                form.signout method="post" action="/console/sign-out" {
+                    (csrf(auth))
+                    span.who { (a.name) " (" (role_name(a.role)) ")" }
+                    button type="submit" { "Sign out" }
                 }
             }
-        }
-        .into_string(),
+            main {
+                h1 { (title) }
+                (content)
+            }
+        },
     )
     .into_response()
 }
 
 /// A page without navigation (sign-in, errors).
 pub(super) fn bare_markup(title: &str, content: &Markup) -> Html<String> {
-    Html(
-        html! {
-            (DOCTYPE)
-            html lang="en" {
-                (head(title))
-                body {
-                    main.narrow {
-                        h1 { (title) }
-                        (content)
-                    }
-                }
+    document(
+        title,
+        &html! {
+            main.narrow {
+                h1 { (title) }
+                (content)
             }
-        }
-        .into_string(),
+        },
     )
 }
 
