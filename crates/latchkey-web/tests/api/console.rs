@@ -132,30 +132,24 @@ impl Console {
     async fn admin(&self, name: &str, role: &str, domain: &str) -> String {
         let created = self
             .app
-            .root(
-                "POST",
+            .created(
                 "/api/v1/admin/admins",
-                Some(json!({"name": name, "role": role, "scope": domain})),
+                json!({"name": name, "role": role, "scope": domain}),
             )
-            .await
-            .expect(201);
+            .await;
         self.app
-            .root(
-                "POST",
+            .created(
                 "/api/v1/admin/users",
-                Some(json!({"login": name, "domain": domain})),
+                json!({"login": name, "domain": domain}),
             )
-            .await
-            .expect(201);
+            .await;
         let serial = format!("ADM-{name}");
         self.app
-            .root(
-                "POST",
+            .created(
                 "/api/v1/admin/tokens/import",
-                Some(json!({"serial": serial, "user": name, "type": "hotp", "secret": SECRET_B32})),
+                json!({"serial": serial, "user": name, "type": "hotp", "secret": SECRET_B32}),
             )
-            .await
-            .expect(201);
+            .await;
         self.app
             .root(
                 "PUT",
@@ -323,13 +317,8 @@ async fn forms_without_the_session_csrf_token_change_nothing() {
     let password = c.admin("ops", "super-admin", "root").await;
     let s = c.session("ops", &password, 0).await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/users",
-            Some(json!({"login": "lena"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/users", json!({"login": "lena"}))
+        .await;
     let page = c.get("/console/users/lena/offline-access", Some(&s)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let csrf = page.csrf();
@@ -467,21 +456,11 @@ async fn sign_out_ends_the_session_everywhere() {
 async fn help_desk_of_another_domain_sees_nothing_of_the_user() {
     let c = Console::new(false).await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/domains",
-            Some(json!({"name": "east"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/domains", json!({"name": "east"}))
+        .await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/users",
-            Some(json!({"login": "lena"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/users", json!({"login": "lena"}))
+        .await;
     let password = c.admin("hd", "help-desk", "east").await;
     let s = c.session("hd", &password, 0).await;
     let search = c.get("/console/users?q=lena", Some(&s)).await;
@@ -526,13 +505,8 @@ async fn help_desk_of_another_domain_sees_nothing_of_the_user() {
 async fn an_auditor_scoped_below_the_root_still_gets_the_user_page() {
     let c = Console::new(false).await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/domains",
-            Some(json!({"name": "east"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/domains", json!({"name": "east"}))
+        .await;
     let password = c.admin("aud", "auditor", "east").await;
     let s = c.session("aud", &password, 0).await;
     // The audit log is deployment-wide, so this auditor may not read it: the page says so
@@ -550,13 +524,11 @@ async fn an_administrator_without_a_linked_user_cannot_sign_in() {
     let c = Console::new(false).await;
     let created = c
         .app
-        .root(
-            "POST",
+        .created(
             "/api/v1/admin/admins",
-            Some(json!({"name": "solo", "role": "super-admin", "scope": "root"})),
+            json!({"name": "solo", "role": "super-admin", "scope": "root"}),
         )
-        .await
-        .expect(201);
+        .await;
     let password = created["password"].as_str().unwrap();
     let res = c.sign_in("solo", password, 0).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
@@ -587,21 +559,14 @@ async fn an_administrator_without_a_linked_user_cannot_sign_in() {
 async fn the_menu_offers_what_the_role_allows_and_unlock_works() {
     let c = Console::new(false).await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/domains",
-            Some(json!({"name": "east"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/domains", json!({"name": "east"}))
+        .await;
     c.app
-        .root(
-            "POST",
+        .created(
             "/api/v1/admin/users",
-            Some(json!({"login": "erik", "domain": "east"})),
+            json!({"login": "erik", "domain": "east"}),
         )
-        .await
-        .expect(201);
+        .await;
     c.app
         .store
         .execute_raw("UPDATE users SET status = 'locked' WHERE login = 'erik'")
@@ -675,21 +640,14 @@ async fn one_time_codes_and_the_audit_log_filters_and_export() {
     let c = Console::new(false).await;
     let password = c.admin("ops", "super-admin", "root").await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/users",
-            Some(json!({"login": "lena"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/users", json!({"login": "lena"}))
+        .await;
     c.app
-        .root(
-            "POST",
+        .created(
             "/api/v1/admin/tokens/import",
-            Some(json!({"serial": "S-lena", "user": "lena", "type": "totp", "secret": SECRET_B32})),
+            json!({"serial": "S-lena", "user": "lena", "type": "totp", "secret": SECRET_B32}),
         )
-        .await
-        .expect(201);
+        .await;
     let s = c.session("ops", &password, 0).await;
     let page = c.get("/console/tokens/S-lena/emergency", Some(&s)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -795,13 +753,8 @@ async fn tokens_enrol_with_a_qr_shown_once_import_assign_disable_and_new_pin() {
     let password = c.admin("ops", "super-admin", "root").await;
     let s = c.session("ops", &password, 0).await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/users",
-            Some(json!({"login": "lena"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/users", json!({"login": "lena"}))
+        .await;
     let page = c.get("/console/tokens", Some(&s)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("ADM-ops") && page.body.contains("id=\"enrol-form\""));
@@ -957,21 +910,14 @@ async fn tokens_enrol_with_a_qr_shown_once_import_assign_disable_and_new_pin() {
 async fn tokens_outside_the_scope_are_neither_listed_nor_changed() {
     let c = Console::new(false).await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/domains",
-            Some(json!({"name": "east"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/domains", json!({"name": "east"}))
+        .await;
     c.app
-        .root(
-            "POST",
+        .created(
             "/api/v1/admin/tokens/import",
-            Some(json!({"serial": "ROOT-1", "type": "hotp", "secret": SECRET_B32})),
+            json!({"serial": "ROOT-1", "type": "hotp", "secret": SECRET_B32}),
         )
-        .await
-        .expect(201);
+        .await;
     let da = c.admin("da", "domain-admin", "east").await;
     let s = c.session("da", &da, 0).await;
     let page = c.get("/console/tokens", Some(&s)).await;
@@ -1303,21 +1249,14 @@ async fn agents_and_administrators_are_added_with_secrets_shown_once_and_deleted
 async fn messaging_shows_providers_to_super_admins_and_the_scoped_outbox() {
     let c = Console::new(false).await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/domains",
-            Some(json!({"name": "east"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/domains", json!({"name": "east"}))
+        .await;
     c.app
-        .root(
-            "POST",
+        .created(
             "/api/v1/admin/users",
-            Some(json!({"login": "lena", "email": "lena@example.com"})),
+            json!({"login": "lena", "email": "lena@example.com"}),
         )
-        .await
-        .expect(201);
+        .await;
     // Reading the offline passcode notifies the user: a notice in the outbox.
     c.app
         .root(
@@ -1471,13 +1410,8 @@ async fn phone_numbers_activity_and_the_dashboard_chart() {
     let password = c.admin("ops", "super-admin", "root").await;
     let s = c.session("ops", &password, 0).await;
     c.app
-        .root(
-            "POST",
-            "/api/v1/admin/users",
-            Some(json!({"login": "lena"})),
-        )
-        .await
-        .expect(201);
+        .created("/api/v1/admin/users", json!({"login": "lena"}))
+        .await;
     let page = c.get("/console/users/lena", Some(&s)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("id=\"phone-form\""));

@@ -31,27 +31,21 @@ async fn world(app: &App) -> String {
             .expect(201);
     }
     // alpha's objects
-    app.root(
-        "POST",
+    app.created(
         "/api/v1/admin/users",
-        Some(json!({"login": "alice", "domain": "alpha"})),
+        json!({"login": "alice", "domain": "alpha"}),
     )
-    .await
-    .expect(201);
-    app.root(
-        "POST",
+    .await;
+    app.created(
         "/api/v1/admin/tokens/import",
-        Some(json!({"serial": "ATOK1", "user": "alice", "type": "totp", "secret": SEED})),
+        json!({"serial": "ATOK1", "user": "alice", "type": "totp", "secret": SEED}),
     )
-    .await
-    .expect(201);
-    app.root(
-        "POST",
+    .await;
+    app.created(
         "/api/v1/admin/agents",
-        Some(json!({"name": "portal", "kind": "rest", "domain": "alpha"})),
+        json!({"name": "portal", "kind": "rest", "domain": "alpha"}),
     )
-    .await
-    .expect(201);
+    .await;
     app.make_admin("anna", "domain-admin", "alpha").await;
     // bravo's objects
     app.root(
@@ -64,20 +58,16 @@ async fn world(app: &App) -> String {
     )
     .await
     .expect(201);
-    app.root(
-        "POST",
+    app.created(
         "/api/v1/admin/tokens/import",
-        Some(json!({"serial": "BTOK1", "user": "bob", "type": "totp", "secret": SEED})),
+        json!({"serial": "BTOK1", "user": "bob", "type": "totp", "secret": SEED}),
     )
-    .await
-    .expect(201);
-    app.root(
-        "POST",
+    .await;
+    app.created(
         "/api/v1/admin/agents",
-        Some(json!({"name": "gateway7", "kind": "rest", "domain": "bravo"})),
+        json!({"name": "gateway7", "kind": "rest", "domain": "bravo"}),
     )
-    .await
-    .expect(201);
+    .await;
     app.make_admin("boris", "help-desk", "bravo").await;
     // alpha's help desk
     app.make_admin("helper", "help-desk", "alpha").await
@@ -297,20 +287,16 @@ async fn help_desk_has_no_creation_or_audit_rights() {
 
 /// Creates `login` in `domain` as root, with a TOTP token `serial` and a phone.
 async fn user_with_token(app: &App, login: &str, domain: &str, serial: &str) {
-    app.root(
-        "POST",
+    app.created(
         "/api/v1/admin/users",
-        Some(json!({"login": login, "domain": domain, "phones": [{"number": "+14155550100"}]})),
+        json!({"login": login, "domain": domain, "phones": [{"number": "+14155550100"}]}),
     )
-    .await
-    .expect(201);
-    app.root(
-        "POST",
+    .await;
+    app.created(
         "/api/v1/admin/tokens/import",
-        Some(json!({"serial": serial, "user": login, "type": "totp", "secret": SEED})),
+        json!({"serial": serial, "user": login, "type": "totp", "secret": SEED}),
     )
-    .await
-    .expect(201);
+    .await;
 }
 
 /// An administrator's linked user (the user of the same name in the administrator's scope
@@ -320,13 +306,8 @@ async fn user_with_token(app: &App, login: &str, domain: &str, serial: &str) {
 #[tokio::test]
 async fn a_stronger_administrators_sign_in_account_is_off_limits() {
     let app = app().await;
-    app.root(
-        "POST",
-        "/api/v1/admin/domains",
-        Some(json!({"name": "alpha"})),
-    )
-    .await
-    .expect(201);
+    app.created("/api/v1/admin/domains", json!({"name": "alpha"}))
+        .await;
     let sam = app.make_admin("sam", "super-admin", "root").await;
     user_with_token(&app, "sam", "root", "STOK1").await;
     user_with_token(&app, "carl", "root", "CTOK1").await;

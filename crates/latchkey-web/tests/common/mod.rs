@@ -307,6 +307,11 @@ impl App {
             .await
     }
 
+    /// Creates something as root (`POST path` answered 201); returns the answer.
+    pub async fn created(&self, path: &str, body: Value) -> Value {
+        self.root("POST", path, Some(body)).await.expect(201)
+    }
+
     /// A request coming from a client address (as when served with connect info).
     pub async fn call_from(
         &self,
