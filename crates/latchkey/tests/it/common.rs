@@ -288,3 +288,32 @@ impl Drop for PamService {
         let _ = std::fs::remove_file(format!("/etc/pam.d/{}", self.name));
     }
 }
+
+/// `POST` of `body` as JSON to `srv`'s `path` with the agent key `key`; asserts 200 and
+/// returns the answer.
+pub async fn post_ok(
+    srv: &Server,
+    key: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", srv.url))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.expect("json")
+}
+
+/// A call of the cloud API (`/api/v1/cloud/{path}`) that must answer 200.
+pub async fn cloud(
+    srv: &Server,
+    key: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    post_ok(srv, key, &format!("/api/v1/cloud/{path}"), body).await
+}

@@ -13,7 +13,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::authn::{post, provision};
-use crate::common::{Server, have_tool};
+use crate::common::{Server, cloud, have_tool};
 
 const PIN: &str = "2468";
 const ADMIN_PIN: &str = "8642";
@@ -207,7 +207,7 @@ async fn codes_from_the_console_work_through_the_cloud_and_agent_apis() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let srv = Server::start(tmp.path(), &[]);
     let key = provision(&srv, "lena", Some(PIN));
-    let cloud = srv
+    let cloud_key = srv
         .cli(&["agent", "add", "portal", "--kind", "cloud-app", "--json"])
         .json()["api_key"]
         .as_str()
@@ -226,32 +226,20 @@ async fn codes_from_the_console_work_through_the_cloud_and_agent_apis() {
         ],
     );
     let c = reqwest::Client::new();
-    let cloud_call = |path: &'static str, body: Value| {
-        let c = c.clone();
-        let url = format!("{}/api/v1/cloud/{path}", srv.url);
-        let cloud = cloud.clone();
-        async move {
-            let r = c
-                .post(url)
-                .bearer_auth(cloud)
-                .json(&body)
-                .send()
-                .await
-                .expect("request");
-            assert_eq!(r.status(), 200);
-            r.json::<Value>().await.expect("json")
-        }
-    };
     // The emergency access code, through the cloud API; it is one-time.
     let eac = line_value(&out, "EAC");
     for expected in ["SUCCESS", "FAIL"] {
-        let start = cloud_call(
+        let start = cloud(
+            &srv,
+            &cloud_key,
             "start",
             json!({"user": "lena", "method": "emergency_access_code"}),
         )
         .await;
         assert_eq!(start["result"], "CHALLENGE", "{start}");
-        let done = cloud_call(
+        let done = cloud(
+            &srv,
+            &cloud_key,
             "verify",
             json!({"attempt_id": start["attempt_id"], "response": eac}),
         )

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::authn::{now, oathtool_totp, post, provision};
-use crate::common::{Server, have_tool};
+use crate::common::{Server, cloud, have_tool};
 
 const PIN: &str = "2468";
 
@@ -205,7 +205,7 @@ async fn an_emergency_access_code_from_the_cli_opens_the_cloud_channel_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let srv = Server::start(tmp.path(), &[]);
     provision(&srv, "nina", None);
-    let cloud = srv
+    let cloud_key = srv
         .cli(&["agent", "add", "portal", "--kind", "cloud-app", "--json"])
         .json()["api_key"]
         .as_str()
@@ -230,31 +230,18 @@ async fn an_emergency_access_code_from_the_cli_opens_the_cloud_channel_once() {
     let bad = srv.cli(&["eac", "generate", "nina", "--expires-in", "9d"]);
     assert_eq!(bad.code, 6, "{}", bad.stderr);
 
-    let c = reqwest::Client::new();
-    let call = |path: &'static str, body: Value| {
-        let c = c.clone();
-        let url = format!("{}/api/v1/cloud/{path}", srv.url);
-        let key = cloud.clone();
-        async move {
-            let r = c
-                .post(url)
-                .bearer_auth(key)
-                .json(&body)
-                .send()
-                .await
-                .expect("request");
-            assert_eq!(r.status(), 200);
-            r.json::<Value>().await.expect("json")
-        }
-    };
     for expected in ["SUCCESS", "FAIL"] {
-        let ch = call(
+        let ch = cloud(
+            &srv,
+            &cloud_key,
             "start",
             json!({"user": "nina", "method": "emergency_access_code"}),
         )
         .await;
         assert_eq!(ch["result"], "CHALLENGE", "{ch}");
-        let r = call(
+        let r = cloud(
+            &srv,
+            &cloud_key,
             "verify",
             json!({"attempt_id": ch["attempt_id"], "response": code}),
         )

@@ -7,22 +7,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::common::{Server, postgres_database};
+use crate::common::{Server, cloud, postgres_database};
 
 const SECRET: &str = "tw-secret-cli-77";
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
-
-async fn cloud(srv: &Server, key: &str, path: &str, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/cloud/{path}", srv.url))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
-}
 
 /// Starts an SMS login for `user` on `srv` and returns the code that arrived in `outbox`
 /// (its last line), checking the line.

@@ -9,21 +9,9 @@ use latchkey_crypto::otp::{OtpAlgorithm, totp};
 use serde_json::{Value, json};
 
 use crate::authn::now;
-use crate::common::{Server, postgres_database};
+use crate::common::{Server, post_ok, postgres_database};
 
 const PIN: &str = "73519";
-
-async fn post(srv: &Server, key: &str, path: &str, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", srv.url))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(r.status(), 200, "{path}");
-    r.json().await.expect("json")
-}
 
 /// PIN and the code `step_offset` steps from now (the second login uses the next step's
 /// code, accepted within the ±1 window, so the test never waits for a step).
@@ -79,7 +67,7 @@ async fn scenario(extra: &[&str]) {
         none.stdout
     );
 
-    let enrolled = post(
+    let enrolled = post_ok(
         &srv,
         &key,
         "/api/v1/offline/enroll",
@@ -87,7 +75,7 @@ async fn scenario(extra: &[&str]) {
     )
     .await;
     let host_id = enrolled["host_id"].as_str().unwrap().to_owned();
-    let answer = post(
+    let answer = post_ok(
         &srv,
         &key,
         "/api/v1/authn/initialize",
@@ -118,7 +106,7 @@ async fn scenario(extra: &[&str]) {
     srv.cli(&["emergency", "offline", "reset", "olga"]).ok();
     let list = srv.cli(&["offline-hosts", "olga", "--json"]).json();
     assert_eq!(list["hosts"][0]["emergency_passcode_generation"], 1);
-    let answer = post(
+    let answer = post_ok(
         &srv,
         &key,
         "/api/v1/authn/initialize",
@@ -138,7 +126,7 @@ async fn scenario(extra: &[&str]) {
          "result": "fail", "credential": null, "reason": "wrong_passcode"},
     ]});
     for _ in 0..2 {
-        let r = post(&srv, &key, "/api/v1/offline/events", events.clone()).await;
+        let r = post_ok(&srv, &key, "/api/v1/offline/events", events.clone()).await;
         assert_eq!(r["accepted"], 2);
     }
     let recorded: Vec<Value> = srv

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::common::{Server, require_tools, wait_for};
+use crate::common::{Server, cloud, require_tools, wait_for};
 
 fn cloud_key(srv: &Server, user: &str, phone: &str) -> String {
     srv.cli(&["user", "add", user, "--phone", phone]).ok();
@@ -16,18 +16,6 @@ fn cloud_key(srv: &Server, user: &str, phone: &str) -> String {
         .as_str()
         .expect("key")
         .to_owned()
-}
-
-async fn cloud(srv: &Server, key: &str, path: &str, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/cloud/{path}", srv.url))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
