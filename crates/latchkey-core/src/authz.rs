@@ -169,6 +169,14 @@ impl DomainTree {
         ids
     }
 
+    /// The root domain (the one without a parent), if the tree has one.
+    pub fn root(&self) -> Option<DomainId> {
+        self.by_id
+            .values()
+            .find(|d| d.parent.is_none())
+            .map(|d| d.id)
+    }
+
     /// All domains, sorted by name.
     pub fn all(&self) -> Vec<&Domain> {
         let mut v: Vec<&Domain> = self.by_id.values().collect();
@@ -240,6 +248,8 @@ mod tests {
         assert!(!t.is_within(DomainId(4), DomainId(2)));
         assert!(!t.is_within(DomainId(1), DomainId(2)));
         assert_eq!(t.subtree(DomainId(2)), vec![DomainId(2), DomainId(3)]);
+        assert_eq!(t.root(), Some(DomainId(1)));
+        assert_eq!(DomainTree::new(vec![]).root(), None);
     }
 
     #[test]

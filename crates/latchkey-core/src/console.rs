@@ -419,16 +419,14 @@ impl ConsoleService {
                 return Ok(a);
             }
             return Err(CoreError::Internal(format!(
-                "the agent name {CONSOLE_AGENT:?} is taken by an agent the console did not                  register; delete or rename it"
+                "the agent name {CONSOLE_AGENT:?} is taken by an agent the console did not \
+                 register; delete or rename it"
             )));
         }
         let now = self.clock.now();
         let tree = DomainTree::new(self.store.list_domains().await?);
         let root = tree
-            .all()
-            .into_iter()
-            .find(|d| d.parent.is_none())
-            .map(|d| d.id)
+            .root()
             .ok_or_else(|| CoreError::Internal("no root domain".to_owned()))?;
         let new = NewAgent {
             name: CONSOLE_AGENT.to_owned(),

@@ -50,10 +50,7 @@ impl AdminService {
             tree = self.tree().await?;
         }
         let root = tree
-            .all()
-            .into_iter()
-            .find(|d| d.parent.is_none())
-            .map(|d| d.id)
+            .root()
             .ok_or_else(|| CoreError::Internal("no root domain".to_owned()))?;
         let (admin, password, token) =
             self.new_admin(crate::validate::name("name", name)?, Role::SuperAdmin, root)?;

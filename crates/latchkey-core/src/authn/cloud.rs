@@ -120,12 +120,7 @@ impl AuthnService {
         let (_, user) = self.lookup(&req.user).await?;
         let tree = self.domain_tree(user.as_ref().map(|u| u.domain_id)).await?;
         // An unknown user gets the methods of the root domain, as one without a phone would.
-        let domain = user.as_ref().map(|u| u.domain_id).or_else(|| {
-            tree.all()
-                .into_iter()
-                .find(|d| d.parent.is_none())
-                .map(|d| d.id)
-        });
+        let domain = user.as_ref().map(|u| u.domain_id).or_else(|| tree.root());
         let settings = domain
             .map_or_else(latchkey_proto::policy::EmergencySettings::default, |d| {
                 crate::policy::effective(&tree, d).emergency
