@@ -1,13 +1,14 @@
 //! [`AuthnStore`] for [`SqlStore`]: the atomic steps of authentication.
 //!
-//! Every write runs as one operation of a group-commit batch (`group.rs`): inside its own
-//! savepoint of a transaction that took the audit chain's head first (as every other writer
-//! does), so concurrent transactions always lock in the same order and cannot deadlock on
-//! PostgreSQL, and its caller hears of it only once the batch has committed. The steps that
-//! must not lose an update under concurrency (a token's last-used step, a user's failure
-//! count) are single conditional or relative `UPDATE`s, which PostgreSQL re-evaluates on the
-//! latest row version under READ COMMITTED, and which run one after the other within a
-//! batch.
+//! Every write runs as one operation of a group-commit batch (PostgreSQL: `group.rs`;
+//! SQLite: the `rusqlite` writer of `lite/writer.rs`, running the same statements through
+//! `lite/ops.rs`): inside its own savepoint of a transaction that took the audit chain's head
+//! first (as every other writer does), so concurrent transactions always lock in the same
+//! order and cannot deadlock on PostgreSQL, and its caller hears of it only once the batch
+//! has committed. The steps that must not lose an update under concurrency (a token's
+//! last-used step, a user's failure count) are single conditional or relative `UPDATE`s,
+//! which PostgreSQL re-evaluates on the latest row version under READ COMMITTED, and which
+//! run one after the other within a batch.
 
 use async_trait::async_trait;
 use latchkey_core::audit::AuditDraft;
@@ -23,29 +24,66 @@ use crate::codec::{
     self, ATTEMPT_COLS, AUTH_TOKEN_COLS, LOCK_COLS, counter_int, enum_text, get, u32_of,
 };
 use crate::error::map_db;
+use crate::lite::ops;
+
+// The statements of the authentication writes, shared by the sqlx path (PostgreSQL, below)
+// and the `rusqlite` path (SQLite, `lite/ops.rs`).
 
 /// Advances a token if the step is new. `$1` step, `$2` drift, `$3` counter, `$4` id.
-const TOKEN_USE: &str = "UPDATE tokens SET last_used = $1, drift = $2, counter = $3 \
+pub(crate) const TOKEN_USE: &str = "UPDATE tokens SET last_used = $1, drift = $2, counter = $3 \
      WHERE id = $4 AND (last_used IS NULL OR last_used < $1)";
 /// [`TOKEN_USE`] for a successful authentication: also resets the token's failure counter.
-const TOKEN_USE_SUCCESS: &str = "UPDATE tokens SET last_used = $1, drift = $2, counter = $3, \
-     failed_passcodes = 0 WHERE id = $4 AND (last_used IS NULL OR last_used < $1)";
-
+pub(crate) const TOKEN_USE_SUCCESS: &str = "UPDATE tokens SET last_used = $1, drift = $2, \
+     counter = $3, failed_passcodes = 0 WHERE id = $4 AND (last_used IS NULL OR last_used < $1)";
+/// Resets user `$1`'s failure and lock counters after a success.
+pub(crate) const USER_SUCCESS: &str =
+    "UPDATE users SET failures = 0, last_failure_at = NULL, lock_count = 0 WHERE id = $1";
 /// Counts one failure: starts again at 1 when the last failure is more than `$2` seconds
 /// before `$1` (as [`latchkey_core::authn::store::window_restarts`] decides).
-const COUNT_FAILURE: &str = "UPDATE users SET \
+pub(crate) const COUNT_FAILURE: &str = "UPDATE users SET \
      failures = CASE WHEN last_failure_at IS NULL OR $1 - last_failure_at > $2 \
      THEN 1 ELSE failures + 1 END, \
      last_failure_at = $1 \
      WHERE id = $3 RETURNING failures, lock_count, status";
+/// Locks user `$3` with status `$1` until `$2` (`NULL`: until an administrator unlocks).
+pub(crate) const LOCK_USER: &str = "UPDATE users SET status = $1, locked_until = $2, \
+     lock_count = lock_count + 1 WHERE id = $3";
+/// Unlocks user `$2` (status `$3` → `$1`) if its lock ran out by `$4`.
+pub(crate) const AUTO_UNLOCK: &str = "UPDATE users SET status = $1, failures = 0, \
+     last_failure_at = NULL, locked_until = NULL \
+     WHERE id = $2 AND status = $3 AND locked_until IS NOT NULL AND locked_until <= $4";
+/// Sets token `$2`'s PIN verifier to `$1`.
+pub(crate) const TOKEN_PIN: &str =
+    "UPDATE tokens SET pin_verifier = $1, new_pin_required = 0 WHERE id = $2";
+/// Stores an attempt.
+pub(crate) const INSERT_ATTEMPT: &str = "INSERT INTO authn_attempts \
+     (id, agent_id, user_id, login, expires_at, state, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Counts a failure of user `$1` on the tokens `$2…` (only the user's own tokens count).
+pub(crate) fn count_token_failures(tokens: usize) -> String {
+    let ids = (2..tokens + 2)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "UPDATE tokens SET failed_passcodes = failed_passcodes + 1 \
+         WHERE user_id = $1 AND id IN ({ids})"
+    )
+}
+
+/// Removes attempt `$1` of agent `$2` and returns it.
+pub(crate) fn take_attempt_sql() -> String {
+    format!("DELETE FROM authn_attempts WHERE id = $1 AND agent_id = $2 RETURNING {ATTEMPT_COLS}")
+}
 
 /// The error for a user named by id that does not exist.
-fn missing_user(id: UserId) -> StoreError {
+pub(crate) fn missing_user(id: UserId) -> StoreError {
     StoreError::NotFound(format!("user #{}", id.0))
 }
 
 /// Adds `"locked": …` to the audit detail (a JSON object text; anything else becomes one).
-fn with_locked(detail: &str, locked: bool) -> String {
+pub(crate) fn with_locked(detail: &str, locked: bool) -> String {
     let mut v: serde_json::Value =
         serde_json::from_str(detail).unwrap_or_else(|_| serde_json::json!({}));
     match v.as_object_mut() {
@@ -71,8 +109,8 @@ impl AuthnStore for SqlStore {
     }
 
     async fn list_auth_tokens(&self, user: UserId) -> Result<Vec<AuthToken>, StoreError> {
-        if let Some(fast) = &self.fast {
-            return fast.list_auth_tokens(user);
+        if let Some(lite) = &self.lite {
+            return lite.reads.list_auth_tokens(user);
         }
         let sql =
             format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = $1 ORDER BY serial");
@@ -103,6 +141,12 @@ impl AuthnStore for SqlStore {
         let counter = counter_int(u.next_counter)?;
         let u = *u;
         let audit = audit.clone();
+        if let Some(lite) = &self.lite {
+            return lite
+                .writer
+                .run(move |b| ops::token_use(b, &u, counter, &audit))
+                .await;
+        }
         self.batched(move |tx| {
             Box::pin(async move {
                 let subject = || format!("token #{}", u.token_id.0);
@@ -125,14 +169,11 @@ impl AuthnStore for SqlStore {
                     return Ok(false);
                 }
                 if let Some(user) = u.success_for {
-                    let done = sqlx::query(
-                        "UPDATE users SET failures = 0, last_failure_at = NULL, lock_count = 0 \
-                         WHERE id = $1",
-                    )
-                    .bind(user.0)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
+                    let done = sqlx::query(USER_SUCCESS)
+                        .bind(user.0)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
                     if done.rows_affected() == 0 {
                         // The error rolls the token use back too.
                         return Err(missing_user(user));
@@ -154,6 +195,12 @@ impl AuthnStore for SqlStore {
         let audit = audit.clone();
         let enabled = enum_text(&UserStatus::Enabled, "user status")?;
         let locked_text = enum_text(&UserStatus::Locked, "user status")?;
+        if let Some(lite) = &self.lite {
+            return lite
+                .writer
+                .run(move |b| ops::failure(b, &f, &audit, &enabled, &locked_text))
+                .await;
+        }
         self.batched(move |tx| {
             Box::pin(async move {
                 const T: &str = "users";
@@ -174,27 +221,16 @@ impl AuthnStore for SqlStore {
                 let locked = failures >= f.policy.max_failures && status == enabled;
                 if locked {
                     let until = lock_until(&f.policy, lock_count, f.now);
-                    sqlx::query(
-                        "UPDATE users SET status = $1, locked_until = $2, \
-                         lock_count = lock_count + 1 WHERE id = $3",
-                    )
-                    .bind(locked_text)
-                    .bind(until)
-                    .bind(f.user_id.0)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(|e| map_db(e, subject, ""))?;
+                    sqlx::query(LOCK_USER)
+                        .bind(locked_text)
+                        .bind(until)
+                        .bind(f.user_id.0)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(|e| map_db(e, subject, ""))?;
                 }
                 if !f.token_ids.is_empty() {
-                    let ids = (2..f.token_ids.len() + 2)
-                        .map(|i| format!("${i}"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    // Only the user's own tokens count.
-                    let sql = format!(
-                        "UPDATE tokens SET failed_passcodes = failed_passcodes + 1 \
-                         WHERE user_id = $1 AND id IN ({ids})"
-                    );
+                    let sql = count_token_failures(f.token_ids.len());
                     let mut q = sqlx::query(&sql).bind(f.user_id.0);
                     for t in &f.token_ids {
                         q = q.bind(t.0);
@@ -221,21 +257,22 @@ impl AuthnStore for SqlStore {
         let audit = audit.clone();
         let enabled = enum_text(&UserStatus::Enabled, "user status")?;
         let locked = enum_text(&UserStatus::Locked, "user status")?;
+        if let Some(lite) = &self.lite {
+            return lite
+                .writer
+                .run(move |b| ops::auto_unlock(b, user, now, &audit, &enabled, &locked))
+                .await;
+        }
         self.batched(move |tx| {
             Box::pin(async move {
-                let done = sqlx::query(
-                    "UPDATE users SET status = $1, failures = 0, last_failure_at = NULL, \
-                     locked_until = NULL \
-                     WHERE id = $2 AND status = $3 AND locked_until IS NOT NULL \
-                     AND locked_until <= $4",
-                )
-                .bind(enabled)
-                .bind(user.0)
-                .bind(locked)
-                .bind(now)
-                .execute(tx.conn())
-                .await
-                .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
+                let done = sqlx::query(AUTO_UNLOCK)
+                    .bind(enabled)
+                    .bind(user.0)
+                    .bind(locked)
+                    .bind(now)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
@@ -254,16 +291,20 @@ impl AuthnStore for SqlStore {
     ) -> Result<(), StoreError> {
         let audit = audit.clone();
         let verifier = verifier.to_owned();
+        if let Some(lite) = &self.lite {
+            return lite
+                .writer
+                .run(move |b| ops::token_pin(b, token, &verifier, &audit))
+                .await;
+        }
         self.batched(move |tx| {
             Box::pin(async move {
-                let done = sqlx::query(
-                    "UPDATE tokens SET pin_verifier = $1, new_pin_required = 0 WHERE id = $2",
-                )
-                .bind(verifier)
-                .bind(token.0)
-                .execute(tx.conn())
-                .await
-                .map_err(|e| map_db(e, || format!("token #{}", token.0), ""))?;
+                let done = sqlx::query(TOKEN_PIN)
+                    .bind(verifier)
+                    .bind(token.0)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| map_db(e, || format!("token #{}", token.0), ""))?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound(format!("token #{}", token.0)));
                 }
@@ -277,25 +318,27 @@ impl AuthnStore for SqlStore {
     async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
         let state = codec::attempt_state_json(&a.state)?;
         let a = a.clone();
+        if let Some(lite) = &self.lite {
+            return lite
+                .writer
+                .run(move |b| ops::insert_attempt(b, &a, &state))
+                .await;
+        }
         self.batched(move |tx| {
             Box::pin(async move {
                 // The id is a bearer value for the agent: never in a message.
                 let subject = || "authentication attempt".to_owned();
-                sqlx::query(
-                    "INSERT INTO authn_attempts \
-                     (id, agent_id, user_id, login, expires_at, state, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&a.id)
-                .bind(a.agent_id.0)
-                .bind(a.user_id.0)
-                .bind(&a.login)
-                .bind(a.expires_at)
-                .bind(state)
-                .bind(a.created_at)
-                .execute(tx.conn())
-                .await
-                .map_err(|e| map_db(e, subject, "agent or user"))?;
+                sqlx::query(INSERT_ATTEMPT)
+                    .bind(&a.id)
+                    .bind(a.agent_id.0)
+                    .bind(a.user_id.0)
+                    .bind(&a.login)
+                    .bind(a.expires_at)
+                    .bind(state)
+                    .bind(a.created_at)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| map_db(e, subject, "agent or user"))?;
                 Ok(())
             })
         })
@@ -304,14 +347,17 @@ impl AuthnStore for SqlStore {
 
     async fn take_attempt(&self, id: &str, agent: AgentId) -> Result<Option<Attempt>, StoreError> {
         let id = id.to_owned();
+        if let Some(lite) = &self.lite {
+            return lite
+                .writer
+                .run(move |b| ops::take_attempt(b, &id, agent))
+                .await;
+        }
         self.batched(move |tx| {
             Box::pin(async move {
                 // One statement: of concurrent takers, only one gets the row; another agent's
                 // attempt is left alone.
-                let sql = format!(
-                    "DELETE FROM authn_attempts WHERE id = $1 AND agent_id = $2 \
-                     RETURNING {ATTEMPT_COLS}"
-                );
+                let sql = take_attempt_sql();
                 let row = sqlx::query(&sql)
                     .bind(&id)
                     .bind(agent.0)
@@ -327,6 +373,9 @@ impl AuthnStore for SqlStore {
     /// The record alone, in the next group-commit batch.
     async fn audit_only(&self, audit: &AuditDraft) -> Result<(), StoreError> {
         let audit = audit.clone();
+        if let Some(lite) = &self.lite {
+            return lite.writer.run(move |b| b.append(&audit)).await;
+        }
         self.batched(move |tx| {
             Box::pin(async move {
                 tx.append(&audit).await?;

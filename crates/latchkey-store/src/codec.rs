@@ -56,7 +56,7 @@ where
 }
 
 /// A result row the decoders below read by column name: sqlx's `AnyRow`, or a `rusqlite` row
-/// of the SQLite fast read path (`fast.rs`), so both paths share one decoder per type.
+/// of the SQLite paths on `rusqlite` (`lite/`), so both paths share one decoder per type.
 pub(crate) trait Cols {
     /// An integer column.
     fn int(&self, table: &'static str, col: &'static str) -> Result<i64, StoreError>;
@@ -332,16 +332,16 @@ pub(crate) fn attempt_state_json(state: &AttemptState) -> Result<String, StoreEr
         .map_err(|_| StoreError::Backend("attempt state cannot be serialised".to_owned()))
 }
 
-pub(crate) fn attempt(row: &AnyRow) -> Result<Attempt, StoreError> {
+pub(crate) fn attempt<R: Cols>(row: &R) -> Result<Attempt, StoreError> {
     const T: &str = "authn_attempts";
-    let state: String = get(row, T, "state")?;
+    let state = row.text(T, "state")?;
     Ok(Attempt {
-        id: get(row, T, "id")?,
-        agent_id: AgentId(get(row, T, "agent_id")?),
-        user_id: UserId(get(row, T, "user_id")?),
-        login: get(row, T, "login")?,
-        expires_at: get(row, T, "expires_at")?,
-        created_at: get::<Option<i64>>(row, T, "created_at")?.unwrap_or_default(),
+        id: row.text(T, "id")?,
+        agent_id: AgentId(row.int(T, "agent_id")?),
+        user_id: UserId(row.int(T, "user_id")?),
+        login: row.text(T, "login")?,
+        expires_at: row.int(T, "expires_at")?,
+        created_at: row.opt_int(T, "created_at")?.unwrap_or_default(),
         state: serde_json::from_str(&state).map_err(|_| corrupt(T, "state", "invalid JSON"))?,
     })
 }

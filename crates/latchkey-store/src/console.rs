@@ -72,6 +72,7 @@ impl ConsoleStore for SqlStore {
     }
 
     async fn touch_console_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "UPDATE console_sessions SET last_seen = $1 WHERE id_hash = $2 AND last_seen < $1",
         )

@@ -4,12 +4,15 @@
 //! an audit record, and its answer may only leave once that is on disk. One transaction per
 //! authentication means one `fsync` per authentication on SQLite (`synchronous=FULL`) and,
 //! on PostgreSQL, one commit per authentication while holding the audit head's row lock.
-//! Here a writer task owns the write path of these operations instead:
+//! Here a writer owns the write path of these operations instead. This module is the
+//! contract and PostgreSQL's writer (a tokio task on sqlx); SQLite's writer keeps the same
+//! contract on a thread of its own (`lite/writer.rs`, which says why):
 //!
 //! - Callers send a boxed operation through a bounded channel ([`QUEUE`] entries; a full
 //!   channel makes callers wait) and await a oneshot answer.
-//! - The writer takes whatever is queued, up to the backend's batch cap ([`SQLITE_BATCH`],
-//!   [`POSTGRES_BATCH`]), without waiting for more: a lone request is committed at once.
+//! - The writer takes whatever is queued, up to the backend's batch cap
+//!   ([`POSTGRES_BATCH`]; SQLite's is larger), without waiting for more: a lone request is
+//!   committed at once.
 //! - One transaction per batch: `BEGIN` (`IMMEDIATE` on SQLite), the audit head read and
 //!   locked (`FOR UPDATE` on PostgreSQL: the same head-first lock order as every other
 //!   writer), then each operation inside `SAVEPOINT lk_op` … `RELEASE`, its audit records
@@ -24,13 +27,13 @@
 //!   back and every operation in it gets an error: nothing it did is on disk.
 //! - An operation whose caller has gone away (its request was dropped) before the batch
 //!   starts is skipped and writes nothing.
-//! - Each batch runs in a task of its own: a panic in it (in a driver, say) drops the
-//!   transaction (rolled back) and the answers (its callers get an error); the writer goes on
-//!   with the next batch.
+//! - A panic in a batch (in a driver, say) rolls that batch back and its callers get an
+//!   error; the writer goes on with the next batch. Here each batch runs in a task of its own
+//!   for that.
 //!
-//! Other writers (administration, see `tx.rs`) keep their own transactions on the same writer
-//! pool; they serialise with the batches through that pool (SQLite: one connection) and
-//! through the audit head's lock (PostgreSQL).
+//! Other writers (administration, see `tx.rs`) keep their own transactions; they serialise
+//! with the batches through the audit head's row lock (PostgreSQL) or the write gate and the
+//! database's write lock (SQLite).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -42,13 +45,11 @@ use latchkey_core::store::StoreError;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::SqlStore;
 use crate::codec;
 use crate::error::map_db;
 use crate::tx::{chain_subject, insert_record};
-use crate::{Backend, SqlStore};
 
-/// Operations a batch holds at most on SQLite.
-pub(crate) const SQLITE_BATCH: usize = 128;
 /// Operations a batch holds at most on PostgreSQL: each operation is a subtransaction, and a
 /// transaction with more than 64 subtransactions overflows PostgreSQL's per-backend cache
 /// of them (`PGPROC_MAX_CACHED_SUBXIDS`), which slows every other session's snapshots.
@@ -103,12 +104,35 @@ pub struct GroupCommitStats {
     pub queued: u64,
 }
 
+/// The live counters behind [`GroupCommitStats`] (also kept by the SQLite writer,
+/// `lite/writer.rs`).
 #[derive(Debug, Default)]
-struct Counters {
+pub(crate) struct Counters {
     batches: AtomicU64,
     operations: AtomicU64,
     largest_batch: AtomicU64,
-    failed_batches: AtomicU64,
+    pub(crate) failed_batches: AtomicU64,
+}
+
+impl Counters {
+    /// Counts a batch of `n` operations as it starts.
+    pub(crate) fn count_batch(&self, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.operations.fetch_add(n, Ordering::Relaxed);
+        self.largest_batch.fetch_max(n, Ordering::Relaxed);
+    }
+
+    /// The counters now, with `queued` operations waiting.
+    pub(crate) fn snapshot(&self, queued: u64) -> GroupCommitStats {
+        GroupCommitStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            operations: self.operations.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
+            queued,
+        }
+    }
 }
 
 /// A queued operation with its answer channel, its type erased.
@@ -155,19 +179,27 @@ where
     }
 
     fn finish(self: Box<Self>, batch: Result<(), &StoreError>) {
-        let answer = match (self.result, batch) {
-            // The operation's own failure (it was rolled back to its savepoint).
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(v)), Ok(())) => Ok(v),
-            // Succeeded in a batch that did not commit, or not run at all: nothing of it is
-            // on disk.
-            (Some(Ok(_)) | None, Err(e)) => Err(copy_error(e)),
-            (None, Ok(())) => Err(StoreError::Backend(
-                "the operation was not run by its batch".to_owned(),
-            )),
-        };
         // The caller may have gone away meanwhile; then nobody needs the answer.
-        let _ = self.reply.send(answer);
+        let _ = self.reply.send(answer(self.result, batch));
+    }
+}
+
+/// What the caller of an operation hears: its `result` (if it ran) in a batch that ended
+/// with `batch`.
+pub(crate) fn answer<T>(
+    result: Option<Result<T, StoreError>>,
+    batch: Result<(), &StoreError>,
+) -> Result<T, StoreError> {
+    match (result, batch) {
+        // The operation's own failure (it was rolled back to its savepoint).
+        (Some(Err(e)), _) => Err(e),
+        (Some(Ok(v)), Ok(())) => Ok(v),
+        // Succeeded in a batch that did not commit, or not run at all: nothing of it is
+        // on disk.
+        (Some(Ok(_)) | None, Err(e)) => Err(copy_error(e)),
+        (None, Ok(())) => Err(StoreError::Backend(
+            "the operation was not run by its batch".to_owned(),
+        )),
     }
 }
 
@@ -181,74 +213,44 @@ fn copy_error(e: &StoreError) -> StoreError {
     }
 }
 
-fn writer_stopped() -> StoreError {
+pub(crate) fn writer_stopped() -> StoreError {
     StoreError::Backend("the store's writer has stopped or dropped the operation".to_owned())
 }
 
-/// How a backend runs batches.
-#[derive(Clone, Copy, Debug)]
-struct Plan {
-    cap: usize,
-    begin: &'static str,
-    /// Reads the head and holds it for the batch.
-    lock_head: &'static str,
-}
-
-impl Plan {
-    fn of(backend: Backend) -> Plan {
-        match backend {
-            // `BEGIN IMMEDIATE` already holds the database's write lock.
-            Backend::Sqlite => Plan {
-                cap: SQLITE_BATCH,
-                begin: "BEGIN IMMEDIATE",
-                lock_head: "SELECT seq, hash FROM audit_head WHERE id = 1",
-            },
-            Backend::Postgres => Plan {
-                cap: POSTGRES_BATCH,
-                begin: "BEGIN",
-                lock_head: "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-            },
-        }
-    }
-}
+/// Opens a batch's transaction.
+const BEGIN: &str = "BEGIN";
+/// Reads the head and holds its row lock for the batch: the same head-first lock order as
+/// every other writer, so writers cannot deadlock.
+const LOCK_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
 /// The group-commit writer of one store (shared by its clones); started on first use.
 pub(crate) struct Group {
     sender: OnceLock<mpsc::Sender<Box<dyn Job>>>,
     counters: Arc<Counters>,
-    plan: Plan,
 }
 
 impl std::fmt::Debug for Group {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Group")
             .field("started", &self.sender.get().is_some())
-            .field("plan", &self.plan)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
 
 impl Group {
-    pub(crate) fn new(backend: Backend) -> Group {
+    pub(crate) fn new() -> Group {
         Group {
             sender: OnceLock::new(),
             counters: Arc::default(),
-            plan: Plan::of(backend),
         }
     }
 
     pub(crate) fn stats(&self) -> GroupCommitStats {
-        let c = &self.counters;
-        GroupCommitStats {
-            batches: c.batches.load(Ordering::Relaxed),
-            operations: c.operations.load(Ordering::Relaxed),
-            largest_batch: c.largest_batch.load(Ordering::Relaxed),
-            failed_batches: c.failed_batches.load(Ordering::Relaxed),
-            queued: self.sender.get().map_or(0, |s| {
-                u64::try_from(s.max_capacity().saturating_sub(s.capacity())).unwrap_or(u64::MAX)
-            }),
-        }
+        let queued = self.sender.get().map_or(0, |s| {
+            u64::try_from(s.max_capacity().saturating_sub(s.capacity())).unwrap_or(u64::MAX)
+        });
+        self.counters.snapshot(queued)
     }
 }
 
@@ -278,7 +280,10 @@ impl SqlStore {
 
     /// Counters of the group-commit writer (for tests, metrics and the curious).
     pub fn group_commit_stats(&self) -> GroupCommitStats {
-        self.group.stats()
+        match &self.lite {
+            Some(lite) => lite.writer.stats(),
+            None => self.group.stats(),
+        }
     }
 
     /// The writer's queue, starting the writer on the current tokio runtime at first use.
@@ -293,7 +298,6 @@ impl SqlStore {
             let (sender, receiver) = mpsc::channel(QUEUE);
             runtime.spawn(writer(
                 self.writer.clone(),
-                self.group.plan,
                 Arc::clone(&self.group.counters),
                 receiver,
             ));
@@ -303,32 +307,20 @@ impl SqlStore {
 }
 
 /// The writer task: batch after batch until every sender is gone.
-async fn writer(
-    pool: AnyPool,
-    plan: Plan,
-    counters: Arc<Counters>,
-    mut queue: mpsc::Receiver<Box<dyn Job>>,
-) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(plan.cap);
+async fn writer(pool: AnyPool, counters: Arc<Counters>, mut queue: mpsc::Receiver<Box<dyn Job>>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(POSTGRES_BATCH);
     // Waits for one operation, then takes what else is queued (up to the cap) at once.
-    while queue.recv_many(&mut batch, plan.cap).await > 0 {
+    while queue.recv_many(&mut batch, POSTGRES_BATCH).await > 0 {
         batch.retain(|job| !job.abandoned());
         if batch.is_empty() {
             continue;
         }
-        let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
-        counters.batches.fetch_add(1, Ordering::Relaxed);
-        counters.operations.fetch_add(n, Ordering::Relaxed);
-        counters.largest_batch.fetch_max(n, Ordering::Relaxed);
+        let n = batch.len();
+        counters.count_batch(n);
         // A task of its own, so that a panic in one batch (in a driver, say) costs that batch
         // (rolled back, its callers get an error) and not the writer.
-        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(plan.cap));
-        let run = tokio::spawn(run_and_answer(
-            pool.clone(),
-            plan,
-            Arc::clone(&counters),
-            jobs,
-        ));
+        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(POSTGRES_BATCH));
+        let run = tokio::spawn(run_and_answer(pool.clone(), Arc::clone(&counters), jobs));
         if let Err(e) = run.await {
             counters.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, operations = n, "group commit batch panicked");
@@ -337,13 +329,8 @@ async fn writer(
 }
 
 /// Runs one batch and answers its callers.
-async fn run_and_answer(
-    pool: AnyPool,
-    plan: Plan,
-    counters: Arc<Counters>,
-    mut jobs: Vec<Box<dyn Job>>,
-) {
-    let outcome = run_batch(&pool, plan, &mut jobs).await;
+async fn run_and_answer(pool: AnyPool, counters: Arc<Counters>, mut jobs: Vec<Box<dyn Job>>) {
+    let outcome = run_batch(&pool, &mut jobs).await;
     if let Err(e) = &outcome {
         counters.failed_batches.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(error = %e, operations = jobs.len(), "group commit batch rolled back");
@@ -361,16 +348,12 @@ async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), StoreEr
 }
 
 /// One transaction for `jobs`; `Err` when it did not commit.
-async fn run_batch(
-    pool: &AnyPool,
-    plan: Plan,
-    jobs: &mut [Box<dyn Job>],
-) -> Result<(), StoreError> {
+async fn run_batch(pool: &AnyPool, jobs: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
     let mut tx = pool
-        .begin_with(plan.begin)
+        .begin_with(BEGIN)
         .await
         .map_err(|e| map_db(e, || "begin transaction".to_owned(), ""))?;
-    let row = sqlx::query(plan.lock_head)
+    let row = sqlx::query(LOCK_HEAD)
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| map_db(e, chain_subject, ""))?

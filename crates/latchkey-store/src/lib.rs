@@ -54,8 +54,8 @@ mod console;
 mod delivery;
 mod emergency;
 mod error;
-mod fast;
 mod group;
+mod lite;
 mod offline;
 mod providers;
 mod store;
@@ -80,13 +80,14 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Pragmas run on every SQLite connection (writer and readers).
 /// `busy_timeout` comes first so that the others wait for a lock instead of failing.
-/// `mmap_size` lets readers take pages from the page cache without a `read` system call
-/// each; 64 MiB bounds what the mapping adds to the resident set on a large database.
+/// No `mmap_size`: SQLite unmaps a connection's whole mapping at the start of every read
+/// transaction after another connection changed the database, so under a steady stream of
+/// authentications every read paid for an `munmap` (with its TLB shootdown) and page faults
+/// (measured in docs/benchmarks.md); `pread` from the OS page cache is cheaper.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; \
-     PRAGMA mmap_size = 67108864;";
+     PRAGMA foreign_keys = ON;";
 
 /// Which database a [`SqlStore`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,10 +106,21 @@ pub struct SqlStore {
     /// Reads. PostgreSQL: the same pool as `writer`.
     reader: AnyPool,
     backend: Backend,
-    /// The group-commit writer of authentication writes (`group.rs`).
+    /// PostgreSQL: the group-commit writer of authentication writes (`group.rs`).
     group: Arc<Group>,
-    /// SQLite: the reads of the authentication hot path, on the calling thread (`fast.rs`).
-    fast: Option<Arc<fast::FastReads>>,
+    /// SQLite: the authentication hot path on `rusqlite` (`lite/`).
+    lite: Option<Arc<Lite>>,
+}
+
+/// The SQLite paths that bypass sqlx (`lite/`).
+#[derive(Debug)]
+struct Lite {
+    /// The reads of the authentication hot path, on the calling thread.
+    reads: lite::reads::FastReads,
+    /// The group-commit writer of authentication writes.
+    writer: lite::writer::LiteWriter,
+    /// Taken by every SQLite write transaction of either connection.
+    gate: lite::WriteGate,
 }
 
 impl SqlStore {
@@ -184,12 +196,25 @@ impl SqlStore {
             .connect(url)
             .await
             .map_err(|e| map_db(e, || "SQLite database".to_owned(), ""))?;
+        let gate = lite::WriteGate::default();
+        let lite_writer = match lite::writer::LiteWriter::start(&path, Arc::clone(&gate)) {
+            Ok(w) => w,
+            Err(e) => {
+                writer.close().await;
+                reader.close().await;
+                return Err(e);
+            }
+        };
         Ok(SqlStore {
             writer,
             reader,
             backend: Backend::Sqlite,
-            group: Arc::new(Group::new(Backend::Sqlite)),
-            fast: Some(Arc::new(fast::FastReads::new(&path))),
+            group: Arc::new(Group::new()),
+            lite: Some(Arc::new(Lite {
+                reads: lite::reads::FastReads::new(&path),
+                writer: lite_writer,
+                gate,
+            })),
         })
     }
 
@@ -205,8 +230,8 @@ impl SqlStore {
             writer: pool.clone(),
             reader: pool,
             backend: Backend::Postgres,
-            group: Arc::new(Group::new(Backend::Postgres)),
-            fast: None,
+            group: Arc::new(Group::new()),
+            lite: None,
         })
     }
 
@@ -220,6 +245,9 @@ impl SqlStore {
 
     /// Closes every connection; waits for those in use to be returned.
     pub async fn close(&self) {
+        if let Some(lite) = &self.lite {
+            lite.writer.close().await;
+        }
         self.writer.close().await;
         self.reader.close().await;
     }
@@ -230,6 +258,7 @@ impl SqlStore {
     /// For tests and operator tooling only: it bypasses the audit chain and every check of
     /// the [`Store`](latchkey_core::store::Store) contract.
     pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let done = self
             .writer
             .execute(sqlx::raw_sql(sql))

@@ -233,8 +233,8 @@ impl Store for SqlStore {
     // ----- users -----
 
     async fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
-        if let Some(fast) = &self.fast {
-            return fast.find_user_by_login(login);
+        if let Some(lite) = &self.lite {
+            return lite.reads.find_user_by_login(login);
         }
         let sql = format!("SELECT {USER_COLS} FROM users WHERE login = $1");
         self.find_by(&sql, login, "users", codec::user).await

@@ -9,10 +9,13 @@
 //! afterwards with [`ReservedTx::append`]: the lock order (head first) is the same for every
 //! writer, so writers cannot deadlock on PostgreSQL.
 
+use std::ops::{Deref, DerefMut};
+
 use latchkey_core::audit::{AuditDraft, AuditRecord, chain_hash};
 use latchkey_core::store::StoreError;
 use sqlx::AnyConnection;
 use sqlx::{Any, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::SqlStore;
 use crate::codec::{self, AUDIT_COLS};
@@ -22,10 +25,43 @@ pub(crate) fn chain_subject() -> String {
     "audit chain".to_owned()
 }
 
+/// A write transaction on the writer pool, holding SQLite's write gate (`lite/`) until it
+/// ends; dropping it without committing rolls it back.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    /// Released after the transaction ended (fields drop in order).
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits the transaction.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls the transaction back now.
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
 /// A write transaction holding the chain head with the next sequence number reserved; its
 /// record is not written yet.
 pub(crate) struct ReservedTx {
-    tx: Transaction<'static, Any>,
+    tx: WriteTx,
     seq: i64,
     prev_hash: String,
 }
@@ -64,7 +100,7 @@ impl ReservedTx {
 
 /// A write transaction whose audit record is already appended.
 pub(crate) struct AuditedTx {
-    tx: Transaction<'static, Any>,
+    tx: WriteTx,
     record: AuditRecord,
 }
 
@@ -98,11 +134,23 @@ impl AuditedTx {
 
 impl SqlStore {
     /// Opens a plain write transaction (no audit record), on the writer pool.
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        self.writer
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let turn = self.write_turn().await;
+        let tx = self
+            .writer
             .begin_with(self.begin_statement())
             .await
-            .map_err(|e| map_db(e, || "begin transaction".to_owned(), ""))
+            .map_err(|e| map_db(e, || "begin transaction".to_owned(), ""))?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// SQLite: waits for the write gate, which a write on the writer pool outside a
+    /// transaction must hold too; PostgreSQL: nothing (row locks do the work).
+    pub(crate) async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.lite {
+            Some(lite) => Some(std::sync::Arc::clone(&lite.gate).lock_owned().await),
+            None => None,
+        }
     }
 
     /// Opens a write transaction and appends `draft` to the audit chain in it.

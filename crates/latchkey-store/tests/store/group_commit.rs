@@ -41,6 +41,7 @@ conformance!(
     answers_leave_only_after_commit,
     closing_loses_no_reported_success,
     a_failed_batch_fails_all_its_operations_and_writes_nothing,
+    administrative_writes_get_their_turn_under_authentication_load,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -729,5 +730,63 @@ mod cases {
                 .unwrap()
         );
         assert_eq!(verify(&db.store).await, Verdict::Intact(head.seq + 1));
+    }
+
+    /// Administrative writes keep their own transactions beside the batches (on SQLite on
+    /// another connection, through the write gate): under a steady stream of authentication
+    /// writes each of them still gets its turn and succeeds, the batches go on meanwhile, and
+    /// the chain stays one chain.
+    pub async fn administrative_writes_get_their_turn_under_authentication_load(db: &mut TestDb) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+        const ADMIN_WRITES: usize = 40;
+        let (domain, ut) = users_with_tokens(&db.store, 16).await;
+        let before_seq = head_seq(&db.store).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let uses = Arc::new(AtomicU64::new(0));
+        let mut load = Vec::new();
+        for &(user, token) in &ut {
+            let (s, stop, uses) = (db.store.clone(), Arc::clone(&stop), Arc::clone(&uses));
+            load.push(tokio::spawn(async move {
+                let mut step = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    step += 1;
+                    let won = s
+                        .commit_token_use(
+                            &token_use(token, step, Some(user)),
+                            &authn_draft("success", "load"),
+                        )
+                        .await
+                        .unwrap();
+                    assert!(won, "every step is fresh");
+                    uses.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        wait_for(&db.store, "the load to run", |st| st.operations >= 200).await;
+        let mut during = Vec::new();
+        for i in 0..ADMIN_WRITES {
+            let before = uses.load(Ordering::Relaxed);
+            let login = format!("admin-made-{i:02}");
+            db.store
+                .insert_user(&new_user(&login, domain), &draft("user.create", &login))
+                .await
+                .unwrap_or_else(|e| panic!("administrative write {i} under load: {e}"));
+            during.push(uses.load(Ordering::Relaxed) - before);
+        }
+        stop.store(true, Ordering::Relaxed);
+        for t in load {
+            t.await.unwrap();
+        }
+        assert!(
+            during.iter().sum::<u64>() > 0,
+            "the batches went on between the administrative writes: {during:?}"
+        );
+        let s = &db.store;
+        let expected =
+            before_seq + i64::try_from(uses.load(Ordering::Relaxed)).unwrap() + n_i64(ADMIN_WRITES);
+        assert_eq!(head_seq(s).await, expected);
+        assert_eq!(verify(s).await, Verdict::Intact(expected));
     }
 }

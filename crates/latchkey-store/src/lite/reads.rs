@@ -1,17 +1,13 @@
 //! The SQLite fast read path: the two reads every authentication makes (the user by login,
-//! the user's tokens) run on the calling thread through `rusqlite`, not through sqlx.
-//!
-//! Why: sqlx runs each SQLite connection on a worker thread of its own, and every statement
-//! (and every row of a result) is a message to that thread and back. On the 2-core machine the
-//! profile of the load harness showed those thread switches, not SQLite, as the largest share
-//! of the server's time per authentication (docs/benchmarks.md, "Hot-path reads"). A read of
-//! a few pages that sit in the page cache (and in the `mmap` window) takes microseconds, so
-//! running it inline on an async worker costs less than the hand-off it replaces.
+//! the user's tokens) run on the calling thread through `rusqlite` (the parent module says
+//! why). A read of a few pages that sit in the OS page cache takes microseconds, so running
+//! it inline on an async worker costs less than the hand-off to a sqlx worker thread it
+//! replaces.
 //!
 //! The connections are opened read-write but with `query_only`, so they can take part in WAL
 //! (which needs the shared-memory index) and still never write. Each statement sees the latest
 //! committed state, exactly like the sqlx readers. Only these two queries use the path;
-//! everything else, and every write, stays on sqlx.
+//! every other read stays on sqlx.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -21,9 +17,10 @@ use latchkey_core::authn::store::AuthToken;
 use latchkey_core::ids::UserId;
 use latchkey_core::model::User;
 use latchkey_core::store::StoreError;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::codec::{self, AUTH_TOKEN_COLS, Cols, USER_COLS};
+use super::LiteRow;
+use crate::codec::{self, AUTH_TOKEN_COLS, USER_COLS};
 
 /// Idle connections kept at most (more are opened under load and closed when returned).
 const KEEP: usize = 4;
@@ -58,11 +55,11 @@ impl FastReads {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI,
         )
-        .map_err(|e| backend(&e))?;
+        .map_err(|e| read_error(&e))?;
         conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| backend(&e))?;
-        conn.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 67108864;")
-            .map_err(|e| backend(&e))?;
+            .map_err(|e| read_error(&e))?;
+        conn.execute_batch("PRAGMA query_only = ON;")
+            .map_err(|e| read_error(&e))?;
         Ok(conn)
     }
 
@@ -92,10 +89,10 @@ impl FastReads {
     pub(crate) fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
         self.with(|c| {
             let sql = format!("SELECT {USER_COLS} FROM users WHERE login = ?1");
-            let mut st = c.prepare_cached(&sql).map_err(|e| backend(&e))?;
-            st.query_row([login], |row| Ok(codec::user(&FastRow(row))))
+            let mut st = c.prepare_cached(&sql).map_err(|e| read_error(&e))?;
+            st.query_row([login], |row| Ok(codec::user(&LiteRow(row))))
                 .optional()
-                .map_err(|e| backend(&e))?
+                .map_err(|e| read_error(&e))?
                 .transpose()
         })
     }
@@ -105,56 +102,19 @@ impl FastReads {
         self.with(|c| {
             let sql =
                 format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = ?1 ORDER BY serial");
-            let mut st = c.prepare_cached(&sql).map_err(|e| backend(&e))?;
+            let mut st = c.prepare_cached(&sql).map_err(|e| read_error(&e))?;
             let rows = st
-                .query_map([user.0], |row| Ok(codec::auth_token(&FastRow(row))))
-                .map_err(|e| backend(&e))?;
+                .query_map([user.0], |row| Ok(codec::auth_token(&LiteRow(row))))
+                .map_err(|e| read_error(&e))?;
             let mut out = Vec::new();
             for r in rows {
-                out.push(r.map_err(|e| backend(&e))??);
+                out.push(r.map_err(|e| read_error(&e))??);
             }
             Ok(out)
         })
     }
 }
 
-fn backend(e: &rusqlite::Error) -> StoreError {
+fn read_error(e: &rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("SQLite read: {e}"))
-}
-
-/// A `rusqlite` row seen through the decoders' [`Cols`].
-struct FastRow<'a, 'b>(&'a Row<'b>);
-
-impl FastRow<'_, '_> {
-    fn get<T: rusqlite::types::FromSql>(
-        &self,
-        table: &'static str,
-        col: &'static str,
-    ) -> Result<T, StoreError> {
-        self.0
-            .get::<_, T>(col)
-            .map_err(|e| StoreError::Corrupt(format!("{table}.{col}: {e}")))
-    }
-}
-
-impl Cols for FastRow<'_, '_> {
-    fn int(&self, table: &'static str, col: &'static str) -> Result<i64, StoreError> {
-        self.get(table, col)
-    }
-    fn opt_int(&self, table: &'static str, col: &'static str) -> Result<Option<i64>, StoreError> {
-        self.get(table, col)
-    }
-    fn text(&self, table: &'static str, col: &'static str) -> Result<String, StoreError> {
-        self.get(table, col)
-    }
-    fn opt_text(
-        &self,
-        table: &'static str,
-        col: &'static str,
-    ) -> Result<Option<String>, StoreError> {
-        self.get(table, col)
-    }
-    fn blob(&self, table: &'static str, col: &'static str) -> Result<Vec<u8>, StoreError> {
-        self.get(table, col)
-    }
 }
