@@ -1,12 +1,35 @@
 //! Matching a typed code against a token: clock-drift windows, HOTP look-ahead, replay.
 //!
-//! Pure functions of (token, seed, code, now): no storage. Every candidate is compared in
-//! constant time and the whole window is always scanned, so the time taken does not depend
-//! on where (or whether) the code matched.
+//! Pure functions of (token, seed, code, now): no storage. The seed is keyed once per
+//! classification ([`OtpKey`]) and every candidate code is compared as an integer in constant
+//! time; the choice of the match nearest the centre is made with constant-time selects, so
+//! within a window the time taken does not depend on where (or whether) the code matched.
+//!
+//! # Windows and what their timing shows
+//!
+//! The normal window (TOTP ±[`TOTP_WINDOW`], HOTP [`HOTP_LOOKAHEAD`] ahead, plus as many
+//! counters back to recognise replays) is always scanned completely. The re-synchronisation
+//! window (TOTP ±[`TOTP_WIDE_WINDOW`], HOTP [`HOTP_WIDE_LOOKAHEAD`] ahead) is scanned, also
+//! completely, when the caller asks for it and the normal window gave no fresh match: every
+//! normal-window step is nearer the centre than every step only the wide window holds, so
+//! the wide window could not change a fresh answer, and scanning it would only cost time.
+//!
+//! That short path is faster, so its timing tells that the code was fresh. This leaks
+//! nothing, because of who can take it: the passcode path (`best_match`) asks for the short
+//! path only for a token whose PIN matched and scans every other token with
+//! [`classify_exhaustive`], so only a right PIN with a fresh code is answered faster, and
+//! that answer is SUCCESS or a challenge, which says as much in its body. A wrong PIN, a
+//! wrong code, a replay and a drifted code all cost the same full scan. Callers that ask
+//! for the normal window only (cloud authenticator, next passcode) have no short path; the
+//! one other wide caller, the answer to a re-synchronisation's next-tokencode challenge, is
+//! reached only after a right PIN, and the short path there says only that the code typed
+//! is one the token shows now.
 
-use latchkey_crypto::otp::{hotp, totp_step};
-use latchkey_crypto::secret::ct_eq;
+use std::ops::RangeInclusive;
+
+use latchkey_crypto::otp::{OtpAlgorithm, OtpKey, totp_step};
 use latchkey_proto::admin::TokenType;
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeLess};
 
 use crate::model::Token;
 
@@ -53,71 +76,198 @@ pub fn clock_step(token: &Token, now: i64) -> i64 {
     i64::try_from(totp_step(now, token.period)).unwrap_or(i64::MAX)
 }
 
-fn code_at(token: &Token, seed: &[u8], step: i64) -> Option<String> {
-    let counter = u64::try_from(step).ok()?;
-    let digits = token.digits;
-    match token.token_type {
-        TokenType::Totp | TokenType::Hotp => hotp(seed, counter, digits, token.algorithm).ok(),
+/// How much of the windows a classification scans.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// The normal window only.
+    Normal,
+    /// The normal window, then the wide one unless the normal window gave a fresh match.
+    Wide,
+    /// Both windows completely, whatever the normal window gave.
+    Exhaustive,
+}
+
+/// Classifies `code` for `token` at `now`. `wide` also searches the re-synchronisation window
+/// when the normal window holds no fresh match (see the module documentation).
+pub fn classify(token: &Token, seed: &[u8], code: &str, now: i64, wide: bool) -> CodeMatch {
+    classify_in(
+        token,
+        seed,
+        code,
+        now,
+        if wide { Scan::Wide } else { Scan::Normal },
+    )
+}
+
+/// [`classify`] with `wide`, scanning the re-synchronisation window even after a fresh match,
+/// so the time taken does not tell a fresh code from a wrong one. For a token whose PIN did
+/// not match: its answer is not used, only its cost. The result equals `classify`'s.
+pub fn classify_exhaustive(token: &Token, seed: &[u8], code: &str, now: i64) -> CodeMatch {
+    classify_in(token, seed, code, now, Scan::Exhaustive)
+}
+
+/// Fixed seed of [`decoy_scan`]: any non-empty value works, none is secret.
+const DECOY_SEED: &[u8] = b"latchkey decoy seed, not a secret";
+
+/// Does the work of [`classify_exhaustive`] on `code` for a 6-digit HMAC-SHA1 HOTP token
+/// with a fixed seed, for an answer that must cost what a known user's failure costs (an
+/// unknown user).
+pub fn decoy_scan(code: &str) {
+    let Ok(key) = OtpKey::new(DECOY_SEED, OtpAlgorithm::Sha1, 6) else {
+        return;
+    };
+    // A token past its first look-back window: all 110 counters are scanned, as for any
+    // token in use.
+    let windows = Windows::hotp(HOTP_LOOKAHEAD);
+    let mut nearest = Nearest::new(&key, code, windows.center);
+    nearest.scan(windows.first);
+    for range in windows.wide {
+        nearest.scan(range);
+    }
+    // Keep the result observable so the optimiser cannot drop the work.
+    std::hint::black_box(nearest.step());
+}
+
+/// The steps a classification of one token looks at.
+struct Windows {
+    /// Where the code is expected; of several matches the nearest to it wins.
+    center: i64,
+    /// The clock's own step, which TOTP drift is measured from (0 for HOTP).
+    base: i64,
+    /// Steps whose code is fresh rather than drifted.
+    normal: RangeInclusive<i64>,
+    /// Always scanned: the normal window, for HOTP with the look-back for replays.
+    first: RangeInclusive<i64>,
+    /// The re-synchronisation window outside `first`: below it and above it.
+    wide: [RangeInclusive<i64>; 2],
+}
+
+impl Windows {
+    fn of(token: &Token, now: i64) -> Self {
+        match token.token_type {
+            TokenType::Totp => {
+                let base = clock_step(token, now);
+                let c = base.saturating_add(token.drift);
+                let (w, ww) = (TOTP_WINDOW, TOTP_WIDE_WINDOW);
+                Self {
+                    center: c,
+                    base,
+                    normal: c.saturating_sub(w)..=c.saturating_add(w),
+                    first: c.saturating_sub(w)..=c.saturating_add(w),
+                    wide: [
+                        c.saturating_sub(ww)..=c.saturating_sub(w + 1),
+                        c.saturating_add(w + 1)..=c.saturating_add(ww),
+                    ],
+                }
+            }
+            TokenType::Hotp => Self::hotp(i64::try_from(token.counter).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// HOTP with `next` the next unused counter.
+    fn hotp(next: i64) -> Self {
+        let last_normal = next.saturating_add(HOTP_LOOKAHEAD - 1);
+        Self {
+            center: next,
+            base: 0,
+            normal: next..=last_normal,
+            // Look back as far as ahead, only to recognise replays of used counters.
+            first: next.saturating_sub(HOTP_LOOKAHEAD)..=last_normal,
+            #[allow(clippy::reversed_empty_ranges)] // nothing below the look-back: by design
+            wide: [
+                1..=0,
+                last_normal.saturating_add(1)..=next.saturating_add(HOTP_WIDE_LOOKAHEAD - 1),
+            ],
+        }
     }
 }
 
-/// Classifies `code` for `token` at `now`. `wide` also searches the re-synchronisation window.
-pub fn classify(token: &Token, seed: &[u8], code: &str, now: i64, wide: bool) -> CodeMatch {
-    let last = token.last_used;
-    let (center, lo_normal, hi_normal, lo, hi, base) = match token.token_type {
-        TokenType::Totp => {
-            let base = clock_step(token, now);
-            let center = base.saturating_add(token.drift);
-            let w = if wide { TOTP_WIDE_WINDOW } else { TOTP_WINDOW };
-            (
-                center,
-                center - TOTP_WINDOW,
-                center + TOTP_WINDOW,
-                center - w,
-                center + w,
-                base,
-            )
-        }
-        TokenType::Hotp => {
-            let next = i64::try_from(token.counter).unwrap_or(i64::MAX);
-            let ahead = if wide {
-                HOTP_WIDE_LOOKAHEAD
-            } else {
-                HOTP_LOOKAHEAD
-            };
-            // Look back as far as ahead, only to recognise replays of used counters.
-            (
-                next,
-                next,
-                next + HOTP_LOOKAHEAD - 1,
-                next - HOTP_LOOKAHEAD,
-                next + ahead - 1,
-                0,
-            )
-        }
-    };
-    let mut found: Option<i64> = None;
-    for step in lo.max(0)..=hi {
-        if let Some(expected) = code_at(token, seed, step) {
-            // Scan everything; keep the match nearest the centre.
-            if ct_eq(expected.as_bytes(), code.as_bytes())
-                && found.is_none_or(|f| (step - center).abs() < (f - center).abs())
-            {
-                found = Some(step);
-            }
+/// A running scan for the matching step nearest the centre, in constant time per candidate.
+struct Nearest<'k> {
+    key: &'k OtpKey,
+    /// The typed code, or a value no code has when it is not a code of this length.
+    typed: u32,
+    center: i64,
+    /// The best match so far (meaningful when `found`).
+    step: i64,
+    found: Choice,
+}
+
+impl<'k> Nearest<'k> {
+    fn new(key: &'k OtpKey, code: &str, center: i64) -> Self {
+        // Codes are below 10^8, so u32::MAX never matches; the scan still runs in full, so a
+        // malformed code costs what a wrong one does.
+        let typed = key.parse_code(code).unwrap_or(u32::MAX);
+        Self {
+            key,
+            typed,
+            center,
+            step: 0,
+            found: Choice::from(0),
         }
     }
+
+    /// Compares the code of every step in `steps` (negative steps have none).
+    fn scan(&mut self, steps: RangeInclusive<i64>) {
+        let (lo, hi) = steps.into_inner();
+        for step in lo.max(0)..=hi {
+            let Ok(counter) = u64::try_from(step) else {
+                continue;
+            };
+            let hit = self.key.code(counter).ct_eq(&self.typed);
+            // Nearer the centre wins; of two as near, the lower step (what one ascending scan
+            // over everything keeps), whatever order the windows are scanned in.
+            let (d_new, d_old) = (step.abs_diff(self.center), self.step.abs_diff(self.center));
+            let nearer = d_new.ct_lt(&d_old)
+                | (d_new.ct_eq(&d_old) & step.cast_unsigned().ct_lt(&self.step.cast_unsigned()));
+            let take = hit & (!self.found | nearer);
+            self.step = i64::conditional_select(&self.step, &step, take);
+            self.found |= take;
+        }
+    }
+
+    fn step(&self) -> Option<i64> {
+        bool::from(self.found).then_some(self.step)
+    }
+}
+
+fn classify_in(token: &Token, seed: &[u8], code: &str, now: i64, scan: Scan) -> CodeMatch {
+    // A token whose digits or seed cannot make codes matches nothing (as `hotp` refusing).
+    let Ok(key) = OtpKey::new(seed, token.algorithm, token.digits) else {
+        return CodeMatch::NoMatch;
+    };
+    let windows = Windows::of(token, now);
+    let mut nearest = Nearest::new(&key, code, windows.center);
+    nearest.scan(windows.first.clone());
+    let first = verdict(token, &windows, nearest.step());
+    let fresh = matches!(first, CodeMatch::Fresh { .. });
+    if scan == Scan::Normal || (scan == Scan::Wide && fresh) {
+        return first;
+    }
+    let Windows {
+        wide: [below, above],
+        ..
+    } = &windows;
+    nearest.scan(below.clone());
+    nearest.scan(above.clone());
+    verdict(token, &windows, nearest.step())
+}
+
+/// What the matched step `found` means for `token`.
+fn verdict(token: &Token, windows: &Windows, found: Option<i64>) -> CodeMatch {
     let Some(step) = found else {
         return CodeMatch::NoMatch;
     };
-    if last.is_some_and(|l| step <= l) || (token.token_type == TokenType::Hotp && step < center) {
+    if token.last_used.is_some_and(|l| step <= l)
+        || (token.token_type == TokenType::Hotp && step < windows.center)
+    {
         return CodeMatch::Reused;
     }
     let drift = match token.token_type {
-        TokenType::Totp => step - base,
+        TokenType::Totp => step.saturating_sub(windows.base),
         TokenType::Hotp => 0,
     };
-    if (lo_normal..=hi_normal).contains(&step) {
+    if windows.normal.contains(&step) {
         CodeMatch::Fresh { step, drift }
     } else {
         CodeMatch::Drifted { step, drift }
@@ -152,7 +302,7 @@ pub fn split_passcode(passcode: &str, digits: u32) -> Option<(&str, &str)> {
 mod tests {
     use super::*;
     use crate::ids::{DomainId, TokenId};
-    use latchkey_crypto::otp::{OtpAlgorithm, totp};
+    use latchkey_crypto::otp::{OtpAlgorithm, hotp, totp};
 
     const SEED: &[u8] = b"12345678901234567890";
 
@@ -256,6 +406,221 @@ mod tests {
             CodeMatch::Drifted { step: 40, drift: 0 }
         );
         assert_eq!(classify(&t, SEED, &c(4), 0, false), CodeMatch::Reused);
+    }
+
+    /// HOTP code of counter `n` for `seed` (6 digits, SHA-1).
+    fn h(seed: &[u8], n: i64) -> String {
+        hotp(seed, u64::try_from(n).unwrap(), 6, OtpAlgorithm::Sha1).unwrap()
+    }
+
+    /// Every window (wide or not, exhaustive or not) gives `want`.
+    fn all_scans(t: &Token, seed: &[u8], code: &str, now: i64, want: CodeMatch) {
+        assert_eq!(classify(t, seed, code, now, false), want, "normal {code}");
+        assert_eq!(classify(t, seed, code, now, true), want, "wide {code}");
+        assert_eq!(
+            classify_exhaustive(t, seed, code, now),
+            want,
+            "exhaustive {code}"
+        );
+    }
+
+    #[test]
+    fn hotp_look_back_is_replay() {
+        let mut t = token(TokenType::Hotp);
+        t.counter = 20;
+        t.last_used = Some(19);
+        for n in 10..20 {
+            all_scans(&t, SEED, &h(SEED, n), 0, CodeMatch::Reused);
+        }
+        // Below the look-back nothing is recognised, not even in the wide window.
+        all_scans(&t, SEED, &h(SEED, 9), 0, CodeMatch::NoMatch);
+        // A counter behind `counter` is a replay even without `last_used` (an import).
+        t.last_used = None;
+        all_scans(&t, SEED, &h(SEED, 15), 0, CodeMatch::Reused);
+    }
+
+    #[test]
+    fn hotp_look_ahead_and_wide_window() {
+        let mut t = token(TokenType::Hotp);
+        t.counter = 50;
+        t.last_used = Some(49);
+        for n in 50..60 {
+            all_scans(
+                &t,
+                SEED,
+                &h(SEED, n),
+                0,
+                CodeMatch::Fresh { step: n, drift: 0 },
+            );
+        }
+        for n in [60, 61, 100, 149] {
+            let drifted = CodeMatch::Drifted { step: n, drift: 0 };
+            assert_eq!(
+                classify(&t, SEED, &h(SEED, n), 0, false),
+                CodeMatch::NoMatch
+            );
+            assert_eq!(classify(&t, SEED, &h(SEED, n), 0, true), drifted);
+            assert_eq!(classify_exhaustive(&t, SEED, &h(SEED, n), 0), drifted);
+            assert_eq!(may_start_resync(&t, drifted), drifted);
+        }
+        all_scans(&t, SEED, &h(SEED, 150), 0, CodeMatch::NoMatch);
+    }
+
+    #[test]
+    fn totp_wide_window_drift() {
+        let now = 1_700_000_000;
+        let step = now / 30;
+        let mut t = token(TokenType::Totp);
+        t.drift = 3;
+        for off in [-10, -4, -2, 2, 4, 10] {
+            let c = code(now + (3 + off) * 30);
+            let drifted = CodeMatch::Drifted {
+                step: step + 3 + off,
+                drift: 3 + off,
+            };
+            assert_eq!(
+                classify(&t, SEED, &c, now, false),
+                CodeMatch::NoMatch,
+                "{off}"
+            );
+            assert_eq!(classify(&t, SEED, &c, now, true), drifted, "{off}");
+            assert_eq!(classify_exhaustive(&t, SEED, &c, now), drifted, "{off}");
+            // Two steps out is a late code, not drift.
+            let want = if off.abs() <= TOTP_NO_RESYNC {
+                CodeMatch::NoMatch
+            } else {
+                drifted
+            };
+            assert_eq!(may_start_resync(&t, drifted), want, "{off}");
+        }
+        for off in [-11, 11] {
+            all_scans(
+                &t,
+                SEED,
+                &code(now + (3 + off) * 30),
+                now,
+                CodeMatch::NoMatch,
+            );
+        }
+        // A code of the wide window at or below the last used step is still a replay.
+        t.last_used = Some(step - 4);
+        let old = code(now - 4 * 30);
+        assert_eq!(classify(&t, SEED, &old, now, false), CodeMatch::NoMatch);
+        assert_eq!(classify(&t, SEED, &old, now, true), CodeMatch::Reused);
+        assert_eq!(classify_exhaustive(&t, SEED, &old, now), CodeMatch::Reused);
+    }
+
+    #[test]
+    fn eight_digit_codes() {
+        // RFC 6238 appendix B, SHA-256 seed, T = 59 and 1111111109 (a leading zero for SHA-1).
+        let seed256 = b"12345678901234567890123456789012";
+        let mut t = token(TokenType::Totp);
+        t.digits = 8;
+        t.algorithm = OtpAlgorithm::Sha256;
+        all_scans(
+            &t,
+            seed256,
+            "46119246",
+            59,
+            CodeMatch::Fresh { step: 1, drift: 0 },
+        );
+        all_scans(&t, seed256, "119246", 59, CodeMatch::NoMatch);
+        t.algorithm = OtpAlgorithm::Sha1;
+        let at = 1_111_111_109;
+        let fresh = CodeMatch::Fresh {
+            step: at / 30,
+            drift: 0,
+        };
+        all_scans(&t, SEED, "07081804", at, fresh);
+        all_scans(&t, SEED, "7081804", at, CodeMatch::NoMatch);
+        let mut h8 = token(TokenType::Hotp);
+        h8.digits = 8;
+        h8.counter = 3;
+        let c = hotp(SEED, 7, 8, OtpAlgorithm::Sha1).unwrap();
+        all_scans(&h8, SEED, &c, 0, CodeMatch::Fresh { step: 7, drift: 0 });
+        all_scans(&h8, SEED, c.get(2..).unwrap(), 0, CodeMatch::NoMatch);
+    }
+
+    #[test]
+    fn malformed_codes_and_tokens_match_nothing() {
+        let t = token(TokenType::Hotp);
+        let c = h(SEED, 0);
+        for bad in ["", "12345", "1234567", "12345a", " 12345"] {
+            all_scans(&t, SEED, bad, 0, CodeMatch::NoMatch);
+        }
+        all_scans(&t, b"", &c, 0, CodeMatch::NoMatch);
+        let mut nine = token(TokenType::Hotp);
+        nine.digits = 9;
+        all_scans(&nine, SEED, &c, 0, CodeMatch::NoMatch);
+    }
+
+    // Seeds found by search whose 6-digit SHA-1 HOTP codes collide at two counters.
+    /// Counters 33 and 35 share a code.
+    const TIE: &[u8] = b"collide-1135";
+    /// Counters 28 and 33 share a code.
+    const NEAR: &[u8] = b"collide-1424";
+    /// Counters 50 and 84 share a code.
+    const FAR: &[u8] = b"collide-1584";
+    /// Counters 76 and 88 share a code.
+    const WIDE_TIE: &[u8] = b"collide-1674";
+
+    #[test]
+    fn the_match_nearest_the_centre_wins() {
+        assert_eq!(h(TIE, 33), h(TIE, 35));
+        assert_eq!(h(NEAR, 28), h(NEAR, 33));
+        assert_eq!(h(FAR, 50), h(FAR, 84));
+        assert_eq!(h(WIDE_TIE, 76), h(WIDE_TIE, 88));
+        let mut t = token(TokenType::Hotp);
+        // A replay one behind beats a fresh code four ahead, in the wide window too.
+        t.counter = 29;
+        all_scans(&t, NEAR, &h(NEAR, 33), 0, CodeMatch::Reused);
+        // As near behind as ahead: the lower counter, a replay.
+        t.counter = 34;
+        all_scans(&t, TIE, &h(TIE, 33), 0, CodeMatch::Reused);
+        // Fresh in the normal window beats the wide window's match.
+        t.counter = 41;
+        all_scans(
+            &t,
+            FAR,
+            &h(FAR, 50),
+            0,
+            CodeMatch::Fresh { step: 50, drift: 0 },
+        );
+        // A replay in the look-back beats a match ahead in the wide window.
+        t.counter = 60;
+        all_scans(&t, FAR, &h(FAR, 84), 0, CodeMatch::Reused);
+        // TOTP: a tie in the normal window and one in the wide window go to the lower step.
+        let mut tt = token(TokenType::Totp);
+        all_scans(
+            &tt,
+            TIE,
+            &h(TIE, 35),
+            34 * 30,
+            CodeMatch::Fresh {
+                step: 33,
+                drift: -1,
+            },
+        );
+        tt.drift = -2;
+        let drifted = CodeMatch::Drifted {
+            step: 76,
+            drift: 76 - 84,
+        };
+        assert_eq!(
+            classify(&tt, WIDE_TIE, &h(WIDE_TIE, 88), 84 * 30, true),
+            drifted
+        );
+        assert_eq!(
+            classify_exhaustive(&tt, WIDE_TIE, &h(WIDE_TIE, 88), 84 * 30),
+            drifted
+        );
+    }
+
+    #[test]
+    fn decoy_scan_takes_any_input() {
+        for c in ["", "123456", "12345678901234567890", "ünï"] {
+            decoy_scan(c);
+        }
     }
 
     #[test]

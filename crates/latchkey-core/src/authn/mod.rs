@@ -19,14 +19,15 @@ pub mod store;
 
 use std::sync::Arc;
 
-use latchkey_crypto::otp::hotp;
 use latchkey_crypto::verifier::{bearer_token_hash, check_keyed_verifier};
 use latchkey_proto::admin::{AgentKind, UserStatus};
 use latchkey_proto::authn::{AuthnResponse, InitializeRequest, VerifyRequest};
 use latchkey_proto::policy::EffectivePolicies;
 
 pub use self::cloud::{PHONE_CODE_CONTEXT, PhoneCodeSettings};
-use self::codes::{CodeMatch, classify, may_start_resync, split_passcode};
+use self::codes::{
+    CodeMatch, classify, classify_exhaustive, decoy_scan, may_start_resync, split_passcode,
+};
 use self::store::{AuthToken, AuthnStore, Failure, TokenUse};
 use crate::CoreError;
 use crate::admin::{AdminService, PIN_CONTEXT, seed_aad};
@@ -331,23 +332,20 @@ impl AuthnService {
         Ok(tree)
     }
 
-    /// Equalises the work of an unknown-user answer with a known user's (one verifier check
-    /// and one window of codes), so the time taken does not reveal whether the user exists.
+    /// Equalises the work of an unknown-user answer with a known user's failure with one HOTP
+    /// token (one keyed PIN verifier check and one full scan of the windows, as `best_match`
+    /// does for it), so the time taken does not reveal whether the user exists.
     fn decoy_work(&self, passcode: &str) {
+        // Split as for a 6-digit token so the verifier sees a PIN-sized input; an unsplittable
+        // passcode still costs both steps (its code then matches nothing).
+        let (pin, code) = split_passcode(passcode, 6).unwrap_or((passcode, ""));
         let _ = check_keyed_verifier(
             self.admin.pin_key(),
             PIN_CONTEXT,
-            passcode.as_bytes(),
+            pin.as_bytes(),
             "v1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         );
-        for c in 0..=20 {
-            let _ = hotp(
-                passcode.as_bytes(),
-                c,
-                6,
-                latchkey_crypto::otp::OtpAlgorithm::Sha1,
-            );
-        }
+        decoy_scan(code);
     }
 
     /// `POST /api/v1/authn/initialize`.
@@ -532,6 +530,11 @@ impl AuthnService {
 
     /// Tries the passcode on every token: the index and match of the best candidate (fresh >
     /// drifted > replayed) among tokens whose PIN matched, and whether any PIN matched.
+    ///
+    /// Every token the passcode splits for costs a PIN check, opening its seed and a scan of
+    /// its codes whether its PIN matched or not, so a wrong PIN takes as long as a right PIN
+    /// with a wrong code. A token whose PIN did not match is scanned exhaustively, so only a
+    /// right PIN with a fresh code takes the shorter path (`codes` module documentation).
     fn best_match(
         &self,
         tokens: &[AuthToken],
@@ -550,13 +553,16 @@ impl AuthnService {
             let Some((pin, code)) = split_passcode(passcode, t.token.digits) else {
                 continue;
             };
-            if !self.pin_matches(t, pin) {
-                continue;
-            }
-            any_pin_ok = true;
+            let pin_ok = self.pin_matches(t, pin);
             let seed = self
                 .admin
                 .open(&t.token.seed_sealed, &seed_aad(&t.token.serial))?;
+            if !pin_ok {
+                // Only the cost is wanted; `black_box` keeps the optimiser from dropping it.
+                std::hint::black_box(classify_exhaustive(&t.token, seed.expose(), code, now));
+                continue;
+            }
+            any_pin_ok = true;
             let m = may_start_resync(&t.token, classify(&t.token, seed.expose(), code, now, true));
             if best.as_ref().is_none_or(|(_, b)| rank(&m) > rank(b)) {
                 best = Some((i, m));
