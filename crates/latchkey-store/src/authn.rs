@@ -14,8 +14,10 @@ use async_trait::async_trait;
 use latchkey_core::audit::AuditDraft;
 use latchkey_core::authn::store::{
     Attempt, AuthToken, AuthnStore, Failure, FailureOutcome, LockState, TokenUse, lock_until,
+    user_with_tokens_in_two_reads,
 };
 use latchkey_core::ids::{AgentId, TokenId, UserId};
+use latchkey_core::model::User;
 use latchkey_core::store::StoreError;
 use latchkey_proto::admin::UserStatus;
 
@@ -32,12 +34,17 @@ use crate::lite::ops;
 /// Advances a token if the step is new. `$1` step, `$2` drift, `$3` counter, `$4` id.
 pub(crate) const TOKEN_USE: &str = "UPDATE tokens SET last_used = $1, drift = $2, counter = $3 \
      WHERE id = $4 AND (last_used IS NULL OR last_used < $1)";
-/// [`TOKEN_USE`] for a successful authentication: also resets the token's failure counter.
+/// [`TOKEN_USE`] for a successful authentication of user `$5`: also resets the token's failure
+/// counter; only while the token still belongs to that user.
 pub(crate) const TOKEN_USE_SUCCESS: &str = "UPDATE tokens SET last_used = $1, drift = $2, \
-     counter = $3, failed_passcodes = 0 WHERE id = $4 AND (last_used IS NULL OR last_used < $1)";
-/// Resets user `$1`'s failure and lock counters after a success.
-pub(crate) const USER_SUCCESS: &str =
-    "UPDATE users SET failures = 0, last_failure_at = NULL, lock_count = 0 WHERE id = $1";
+     counter = $3, failed_passcodes = 0 \
+     WHERE id = $4 AND user_id = $5 AND (last_used IS NULL OR last_used < $1)";
+/// Resets user `$1`'s failure and lock counters after a success, if there is anything to
+/// reset: most successes follow a success, and an update that changes nothing would still
+/// rewrite the row (on SQLite, a page more for every commit to write and `fsync`).
+pub(crate) const USER_SUCCESS: &str = "UPDATE users SET failures = 0, last_failure_at = NULL, \
+     lock_count = 0 \
+     WHERE id = $1 AND (failures <> 0 OR last_failure_at IS NOT NULL OR lock_count <> 0)";
 /// Counts one failure: starts again at 1 when the last failure is more than `$2` seconds
 /// before `$1` (as [`latchkey_core::authn::store::window_restarts`] decides).
 pub(crate) const COUNT_FAILURE: &str = "UPDATE users SET \
@@ -45,6 +52,8 @@ pub(crate) const COUNT_FAILURE: &str = "UPDATE users SET \
      THEN 1 ELSE failures + 1 END, \
      last_failure_at = $1 \
      WHERE id = $3 RETURNING failures, lock_count, status";
+/// The columns [`COUNT_FAILURE`] returns.
+pub(crate) const COUNT_FAILURE_RETURNS: &str = "failures, lock_count, status";
 /// Locks user `$3` with status `$1` until `$2` (`NULL`: until an administrator unlocks).
 pub(crate) const LOCK_USER: &str = "UPDATE users SET status = $1, locked_until = $2, \
      lock_count = lock_count + 1 WHERE id = $3";
@@ -122,6 +131,16 @@ impl AuthnStore for SqlStore {
         rows.iter().map(codec::auth_token).collect()
     }
 
+    async fn find_user_with_tokens(
+        &self,
+        login: &str,
+    ) -> Result<Option<(User, Vec<AuthToken>)>, StoreError> {
+        match &self.lite {
+            Some(lite) => lite.reads.find_user_with_tokens(login),
+            None => user_with_tokens_in_two_reads(self, login).await,
+        }
+    }
+
     async fn find_auth_token(&self, id: TokenId) -> Result<Option<AuthToken>, StoreError> {
         let sql = format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE id = $1");
         let row = sqlx::query(&sql)
@@ -134,9 +153,9 @@ impl AuthnStore for SqlStore {
 
     /// In the next group-commit batch (`group.rs`): the conditional token update, (on
     /// success) the user's counter reset, then the record. A lost race stops after the first
-    /// statement, having written nothing. A token that no longer exists is `false` as well
-    /// (nothing written; the caller fails the attempt); a user that no longer exists rolls
-    /// the token update back and is an error.
+    /// statement, having written nothing. A token that no longer exists, or (on success) no
+    /// longer belongs to the user, is `false` as well (nothing written; the caller fails the
+    /// attempt). The token's owner exists (a foreign key), so its reset cannot miss.
     async fn commit_token_use(&self, u: &TokenUse, audit: &AuditDraft) -> Result<bool, StoreError> {
         let counter = counter_int(u.next_counter)?;
         let u = *u;
@@ -157,11 +176,15 @@ impl AuthnStore for SqlStore {
                 } else {
                     TOKEN_USE
                 };
-                let done = sqlx::query(sql)
+                let mut q = sqlx::query(sql)
                     .bind(u.used)
                     .bind(u.drift)
                     .bind(counter)
-                    .bind(u.token_id.0)
+                    .bind(u.token_id.0);
+                if let Some(user) = u.success_for {
+                    q = q.bind(user.0);
+                }
+                let done = q
                     .execute(tx.conn())
                     .await
                     .map_err(|e| map_db(e, subject, ""))?;
@@ -169,15 +192,11 @@ impl AuthnStore for SqlStore {
                     return Ok(false);
                 }
                 if let Some(user) = u.success_for {
-                    let done = sqlx::query(USER_SUCCESS)
+                    sqlx::query(USER_SUCCESS)
                         .bind(user.0)
                         .execute(tx.conn())
                         .await
                         .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
-                    if done.rows_affected() == 0 {
-                        // The error rolls the token use back too.
-                        return Err(missing_user(user));
-                    }
                 }
                 tx.append(&audit).await?;
                 Ok(true)
@@ -389,6 +408,11 @@ impl AuthnStore for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_failure_count_returns_what_its_readers_expect() {
+        assert!(COUNT_FAILURE.ends_with(&format!("RETURNING {COUNT_FAILURE_RETURNS}")));
+    }
 
     #[test]
     fn locked_is_added_to_the_detail() {

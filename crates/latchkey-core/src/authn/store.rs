@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditDraft;
 use crate::ids::{AgentId, TokenId, UserId};
-use crate::model::Token;
+use crate::model::{Token, User};
 use crate::store::{Store, StoreError};
 
 /// A user's failure and lock state.
@@ -56,7 +56,9 @@ pub struct TokenUse {
     pub drift: i64,
     /// Next HOTP counter to expect (`used + 1`; unchanged meaningfully for TOTP).
     pub next_counter: u64,
-    /// Also reset the token's and the user's failure counters (a successful authentication).
+    /// A successful authentication of this user, the token's owner: also reset the token's
+    /// and the user's failure counters. A token that no longer belongs to the user is not
+    /// used (nothing written, as for a lost race).
     pub success_for: Option<UserId>,
 }
 
@@ -170,6 +172,14 @@ pub trait AuthnStore: Store {
     async fn find_lock_state(&self, user: UserId) -> Result<LockState, StoreError>;
     /// The user's enabled and disabled tokens with their authentication state, by serial.
     async fn list_auth_tokens(&self, user: UserId) -> Result<Vec<AuthToken>, StoreError>;
+    /// The user with this login and the user's tokens (as [`Store::find_user_by_login`] and
+    /// [`AuthnStore::list_auth_tokens`]), read in one snapshot where the backend can.
+    async fn find_user_with_tokens(
+        &self,
+        login: &str,
+    ) -> Result<Option<(User, Vec<AuthToken>)>, StoreError> {
+        user_with_tokens_in_two_reads(self, login).await
+    }
     /// One token with its authentication state.
     async fn find_auth_token(&self, id: TokenId) -> Result<Option<AuthToken>, StoreError>;
     /// Advances a token atomically (see the module contract); `false` means another request
@@ -204,6 +214,18 @@ pub trait AuthnStore: Store {
     async fn audit_only(&self, audit: &AuditDraft) -> Result<(), StoreError> {
         self.append_audit(audit).await.map(|_| ())
     }
+}
+
+/// [`AuthnStore::find_user_with_tokens`] as two reads, for a backend with nothing better.
+pub async fn user_with_tokens_in_two_reads<S: AuthnStore + ?Sized>(
+    store: &S,
+    login: &str,
+) -> Result<Option<(User, Vec<AuthToken>)>, StoreError> {
+    let Some(user) = store.find_user_by_login(login).await? else {
+        return Ok(None);
+    };
+    let tokens = store.list_auth_tokens(user.id).await?;
+    Ok(Some((user, tokens)))
 }
 
 /// When a lock that starts now ends: `None` for "until an administrator unlocks".

@@ -3,6 +3,8 @@
 //! statement and with the same SQL texts; the conformance and group-commit suites hold both
 //! to the `AuthnStore` contract.
 
+use std::sync::LazyLock;
+
 use latchkey_core::audit::AuditDraft;
 use latchkey_core::authn::store::{Attempt, Failure, FailureOutcome, TokenUse, lock_until};
 use latchkey_core::ids::{AgentId, TokenId, UserId};
@@ -10,12 +12,18 @@ use latchkey_core::store::StoreError;
 use rusqlite::types::ToSql;
 
 use super::writer::LiteBatch;
-use super::{LiteRow, bind, map_lite};
+use super::{ColumnNames, LiteRow, bind, map_lite};
 use crate::authn::{
-    AUTO_UNLOCK, COUNT_FAILURE, INSERT_ATTEMPT, LOCK_USER, TOKEN_PIN, TOKEN_USE, TOKEN_USE_SUCCESS,
-    USER_SUCCESS, count_token_failures, missing_user, take_attempt_sql, with_locked,
+    AUTO_UNLOCK, COUNT_FAILURE, COUNT_FAILURE_RETURNS, INSERT_ATTEMPT, LOCK_USER, TOKEN_PIN,
+    TOKEN_USE, TOKEN_USE_SUCCESS, USER_SUCCESS, count_token_failures, missing_user,
+    take_attempt_sql, with_locked,
 };
-use crate::codec::{self, Cols as _, u32_of};
+use crate::codec::{self, ATTEMPT_COLS, Cols as _, u32_of};
+
+/// The columns [`COUNT_FAILURE`] returns.
+static FAILURE_NAMES: LazyLock<ColumnNames> =
+    LazyLock::new(|| ColumnNames::of(COUNT_FAILURE_RETURNS));
+static ATTEMPT_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(ATTEMPT_COLS));
 
 /// Runs a statement without result rows; the number of rows it changed.
 fn execute(
@@ -34,9 +42,8 @@ fn execute(
 }
 
 /// `AuthnStore::commit_token_use`: the conditional token update, (on success) the user's
-/// counter reset, then the record. A lost race (or a token that no longer exists) stops after
-/// the first statement, having written nothing; a user that no longer exists is an error,
-/// which rolls the token update back.
+/// counter reset, then the record. A lost race, a token that no longer exists or no longer
+/// belongs to the user stops after the first statement, having written nothing.
 pub(crate) fn token_use(
     b: &mut LiteBatch<'_>,
     u: &TokenUse,
@@ -49,27 +56,33 @@ pub(crate) fn token_use(
     } else {
         TOKEN_USE
     };
-    let done = execute(
-        b,
-        sql,
-        &[&u.used, &u.drift, &counter, &u.token_id.0],
-        subject,
-        "",
-    )?;
+    let done = match u.success_for {
+        Some(user) => execute(
+            b,
+            sql,
+            &[&u.used, &u.drift, &counter, &u.token_id.0, &user.0],
+            subject,
+            "",
+        )?,
+        None => execute(
+            b,
+            sql,
+            &[&u.used, &u.drift, &counter, &u.token_id.0],
+            subject,
+            "",
+        )?,
+    };
     if done == 0 {
         return Ok(false);
     }
     if let Some(user) = u.success_for {
-        let done = execute(
+        execute(
             b,
             USER_SUCCESS,
             &[&user.0],
             || format!("user #{}", user.0),
             "",
         )?;
-        if done == 0 {
-            return Err(missing_user(user));
-        }
     }
     b.append(audit)?;
     Ok(true)
@@ -99,7 +112,7 @@ pub(crate) fn failure(
             .next()
             .map_err(|e| map_lite(&e, subject, ""))?
             .ok_or_else(|| missing_user(f.user_id))?;
-        let row = LiteRow(row);
+        let row = LiteRow::new(row, &FAILURE_NAMES);
         (
             u32_of(row.int(T, "failures")?, T, "failures")?,
             u32_of(row.int(T, "lock_count")?, T, "lock_count")?,
@@ -207,7 +220,7 @@ pub(crate) fn take_attempt(
     bind(&mut st, &[&id, &agent.0])?;
     let mut rows = st.raw_query();
     let taken = match rows.next().map_err(|e| map_lite(&e, subject, ""))? {
-        Some(row) => Some(codec::attempt(&LiteRow(row))?),
+        Some(row) => Some(codec::attempt(&LiteRow::new(row, &ATTEMPT_NAMES))?),
         None => None,
     };
     // Step to the end, so the statement has finished deleting before the savepoint ends.

@@ -6,11 +6,11 @@
 //!
 //! The connections are opened read-write but with `query_only`, so they can take part in WAL
 //! (which needs the shared-memory index) and still never write. Each statement sees the latest
-//! committed state, exactly like the sqlx readers. Only these two queries use the path;
-//! every other read stays on sqlx.
+//! committed state, exactly like the sqlx readers. Only these reads use the path; every
+//! other read stays on sqlx.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use latchkey_core::authn::store::AuthToken;
@@ -19,7 +19,7 @@ use latchkey_core::model::User;
 use latchkey_core::store::StoreError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::LiteRow;
+use super::{ColumnNames, LiteRow};
 use crate::codec::{self, AUTH_TOKEN_COLS, USER_COLS};
 
 /// Idle connections kept at most (more are opened under load and closed when returned).
@@ -87,32 +87,63 @@ impl FastReads {
 
     /// `Store::find_user_by_login`.
     pub(crate) fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
-        self.with(|c| {
-            let sql = format!("SELECT {USER_COLS} FROM users WHERE login = ?1");
-            let mut st = c.prepare_cached(&sql).map_err(|e| read_error(&e))?;
-            st.query_row([login], |row| Ok(codec::user(&LiteRow(row))))
-                .optional()
-                .map_err(|e| read_error(&e))?
-                .transpose()
-        })
+        self.with(|c| user_by_login(c, login))
     }
 
     /// `AuthnStore::list_auth_tokens`.
     pub(crate) fn list_auth_tokens(&self, user: UserId) -> Result<Vec<AuthToken>, StoreError> {
+        self.with(|c| auth_tokens(c, user))
+    }
+
+    /// `AuthnStore::find_user_with_tokens`: both reads in one read transaction, so they see
+    /// one snapshot, and the second takes no lock and refills no page cache of its own.
+    pub(crate) fn find_user_with_tokens(
+        &self,
+        login: &str,
+    ) -> Result<Option<(User, Vec<AuthToken>)>, StoreError> {
         self.with(|c| {
-            let sql =
-                format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = ?1 ORDER BY serial");
-            let mut st = c.prepare_cached(&sql).map_err(|e| read_error(&e))?;
-            let rows = st
-                .query_map([user.0], |row| Ok(codec::auth_token(&LiteRow(row))))
-                .map_err(|e| read_error(&e))?;
-            let mut out = Vec::new();
-            for r in rows {
-                out.push(r.map_err(|e| read_error(&e))??);
-            }
-            Ok(out)
+            // Dropped without `commit` (an error), it ends the transaction all the same.
+            let tx = c.unchecked_transaction().map_err(|e| read_error(&e))?;
+            let found = match user_by_login(&tx, login)? {
+                Some(user) => {
+                    let tokens = auth_tokens(&tx, user.id)?;
+                    Some((user, tokens))
+                }
+                None => None,
+            };
+            tx.commit().map_err(|e| read_error(&e))?;
+            Ok(found)
         })
     }
+}
+
+static USER_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(USER_COLS));
+static AUTH_TOKEN_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(AUTH_TOKEN_COLS));
+
+fn user_by_login(c: &Connection, login: &str) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {USER_COLS} FROM users WHERE login = ?1");
+    let mut st = c.prepare_cached(&sql).map_err(|e| read_error(&e))?;
+    st.query_row([login], |row| {
+        Ok(codec::user(&LiteRow::new(row, &USER_NAMES)))
+    })
+    .optional()
+    .map_err(|e| read_error(&e))?
+    .transpose()
+}
+
+fn auth_tokens(c: &Connection, user: UserId) -> Result<Vec<AuthToken>, StoreError> {
+    let sql = format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = ?1 ORDER BY serial");
+    let mut st = c.prepare_cached(&sql).map_err(|e| read_error(&e))?;
+    let rows = st
+        .query_map([user.0], |row| {
+            Ok(codec::auth_token(&LiteRow::new(row, &AUTH_TOKEN_NAMES)))
+        })
+        .map_err(|e| read_error(&e))?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r.map_err(|e| read_error(&e))??);
+    }
+    Ok(out)
 }
 
 fn read_error(e: &rusqlite::Error) -> StoreError {

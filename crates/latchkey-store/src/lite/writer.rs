@@ -23,8 +23,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use latchkey_core::audit::{AuditDraft, chain_hash};
@@ -48,6 +48,11 @@ const PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON;";
 
+/// Appends a record (the text built once, not per record).
+static INSERT_AUDIT: LazyLock<String> = LazyLock::new(|| {
+    format!("INSERT INTO audit_log ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+});
+
 /// The batch's transaction as one operation sees it: the connection (inside the operation's
 /// savepoint) and the audit chain to append to.
 pub(crate) struct LiteBatch<'c> {
@@ -70,12 +75,9 @@ impl LiteBatch<'_> {
             .checked_add(1)
             .ok_or_else(|| StoreError::Corrupt("audit sequence number overflow".to_owned()))?;
         let hash = chain_hash(&self.hash, seq, d);
-        let sql = format!(
-            "INSERT INTO audit_log ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        );
         let mut st = self
             .conn
-            .prepare_cached(&sql)
+            .prepare_cached(&INSERT_AUDIT)
             .map_err(|e| map_lite(&e, chain_subject, ""))?;
         bind(
             &mut st,

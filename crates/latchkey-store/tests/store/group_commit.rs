@@ -194,6 +194,29 @@ fn no_lock() -> LockoutPolicy {
     }
 }
 
+/// The audit target that [`refuse_records_of`] makes fail.
+const REFUSED: &str = "refused by a trigger";
+
+/// Makes appending a record with `target` fail (a trigger of the test's own): an operation
+/// that fails after it has written.
+async fn refuse_records_of(db: &TestDb, target: &str) {
+    let sql = if db.store.backend() == "sqlite" {
+        format!(
+            "CREATE TRIGGER lk_test_refuse BEFORE INSERT ON audit_log \
+             WHEN NEW.target = '{target}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+        )
+    } else {
+        format!(
+            "CREATE FUNCTION lk_test_refuse() RETURNS trigger AS $$ BEGIN \
+             IF NEW.target = '{target}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER lk_test_refuse BEFORE INSERT ON audit_log \
+             FOR EACH ROW EXECUTE FUNCTION lk_test_refuse();"
+        )
+    };
+    db.store.execute_raw(&sql).await.unwrap();
+}
+
 /// A mixed-batch task: what it did and how it ended.
 type Task = JoinHandle<(&'static str, Result<String, StoreError>)>;
 
@@ -407,7 +430,8 @@ mod cases {
         let s = db.store.clone();
         let good = ut[..GOOD].to_vec();
 
-        let (tasks, first, before) = in_one_batch(db, (GOOD + 8) as u64, || {
+        refuse_records_of(db, REFUSED).await;
+        let (tasks, first, before) = in_one_batch(db, (GOOD + 9) as u64, || {
             let mut tasks: Vec<Task> = Vec::new();
             for (i, &(user, token)) in good.iter().enumerate() {
                 let g = s.clone();
@@ -423,8 +447,19 @@ mod cases {
                 // Interleave the failing ones with the good ones.
                 let s = s.clone();
                 let bad: Option<Task> = match i {
-                    // A user that does not exist: the token update already made is undone.
+                    // Fails after writing (a trigger refuses its record): the token update
+                    // already made is undone.
                     0 => Some(tokio::spawn(async move {
+                        let r = s
+                            .commit_token_use(
+                                &token_use(victim, 3, Some(victim_user)),
+                                &authn_draft("success", REFUSED),
+                            )
+                            .await;
+                        ("refused after writing", r.map(|b| b.to_string()))
+                    })),
+                    // A user the token does not belong to: false, nothing written.
+                    16 => Some(tokio::spawn(async move {
                         let r = s
                             .commit_token_use(
                                 &token_use(victim, 3, Some(UserId(999_999))),
@@ -513,7 +548,7 @@ mod cases {
                 }
             }
         }
-        assert_one_batch(db, &before, (GOOD + 8) as u64);
+        assert_one_batch(db, &before, (GOOD + 9) as u64);
         let counted = format!(
             "ok {:?}",
             FailureOutcome {
@@ -524,7 +559,8 @@ mod cases {
         assert_eq!(
             outcomes,
             [
-                ("ghost user", "err not_found".to_owned()),
+                ("refused after writing", "err backend".to_owned()),
+                ("ghost user", "ok false".to_owned()),
                 ("ghost token", "ok false".to_owned()),
                 ("duplicate attempt", "err conflict".to_owned()),
                 ("attempt of no agent", "err not_found".to_owned()),
@@ -573,11 +609,9 @@ mod cases {
         let expected = before_seq + 1 + n_i64(GOOD) + 2;
         assert_eq!(head_seq(s).await, expected);
         let records = all_audit(s).await;
-        assert!(
-            records
-                .iter()
-                .all(|r| !r.draft.target.starts_with("ghost") && r.draft.target != "none")
-        );
+        assert!(records.iter().all(|r| !r.draft.target.starts_with("ghost")
+            && r.draft.target != "none"
+            && r.draft.target != REFUSED));
         assert_eq!(verify(s).await, Verdict::Intact(expected));
     }
 
