@@ -58,6 +58,9 @@ pub struct StartOptions<'a> {
     pub nodes: usize,
     /// `LATCHKEY_LOG_LEVEL` for the servers, when given.
     pub log_level: Option<&'a str>,
+    /// Run node *i* on CPU *i* only (modulo the CPUs there are), through `taskset`: each node
+    /// a machine of one core, so that a second node adds capacity as a second machine would.
+    pub pin_nodes: bool,
 }
 
 /// The `latchkey` binary to run: `path` if it exists, else, for the default relative path, the
@@ -103,7 +106,7 @@ impl Cluster {
                     .with_context(|| format!("copying {}", from.display()))?;
             }
             let log = root.join(format!("node{i}.log"));
-            let node = spawn(o, &data_dir, &log, database_url.as_deref())?;
+            let node = spawn(o, i, &data_dir, &log, database_url.as_deref())?;
             self.nodes.push(node);
             if let Some(node) = self.nodes.last_mut() {
                 wait_ready(node).await?;
@@ -208,11 +211,26 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("creating {}", dir.display()))
 }
 
-fn spawn(o: &StartOptions<'_>, data_dir: &Path, log: &Path, db: Option<&str>) -> Result<Node> {
+/// Starts node number `n` (from 1).
+fn spawn(
+    o: &StartOptions<'_>,
+    n: usize,
+    data_dir: &Path,
+    log: &Path,
+    db: Option<&str>,
+) -> Result<Node> {
     let stderr =
         std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let stdout = stderr.try_clone()?;
-    let mut cmd = Command::new(o.binary);
+    let mut cmd = match o.pin_nodes.then(|| pinned_cpu(n)) {
+        Some(cpu) => {
+            // taskset execs the server, so the pid is the server's.
+            let mut c = Command::new("taskset");
+            c.arg("--cpu-list").arg(cpu.to_string()).arg(o.binary);
+            c
+        }
+        None => Command::new(o.binary),
+    };
     cmd.arg("--data-dir")
         .arg(data_dir)
         .arg("serve")
@@ -248,6 +266,12 @@ fn spawn(o: &StartOptions<'_>, data_dir: &Path, log: &Path, db: Option<&str>) ->
         data_dir: data_dir.to_owned(),
         log: log.to_owned(),
     })
+}
+
+/// The CPU of node `n` (from 1): `n - 1` modulo the CPUs there are.
+fn pinned_cpu(n: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    n.saturating_sub(1) % cpus
 }
 
 /// Waits for `server.json` and a 200 from `/healthz`, at most 60 s.

@@ -78,6 +78,10 @@ struct Args {
     /// Skip the RADIUS phases (for a server built without RADIUS).
     #[arg(long)]
     no_radius: bool,
+    /// Run node N on CPU N-1 only (`taskset`), so that each node is a one-core machine and the
+    /// scale-out ratio measures added capacity (see docs/benchmarks.md).
+    #[arg(long)]
+    pin_nodes: bool,
 }
 
 impl Args {
@@ -269,10 +273,15 @@ async fn setup(
 ) -> Result<(Arc<Target>, Vec<BenchUser>)> {
     let binary = cluster::find_binary(&args.latchkey)?;
     println!(
-        "latchkey-bench: {} node(s) of {} on {backend}; {} users{}; {} s per phase; \
+        "latchkey-bench: {} node(s) of {} on {backend}{}; {} users{}; {} s per phase; \
          concurrency {}",
         args.nodes,
         binary.display(),
+        if args.pin_nodes {
+            ", node N pinned to CPU N-1"
+        } else {
+            ""
+        },
         args.users,
         if args.pin { " with PINs" } else { "" },
         args.seconds,
@@ -285,6 +294,7 @@ async fn setup(
             postgres: args.postgres.as_deref(),
             nodes: args.nodes,
             log_level: args.server_log_level.as_deref(),
+            pin_nodes: args.pin_nodes,
         })
         .await?;
     for (i, n) in cluster.nodes.iter().enumerate() {

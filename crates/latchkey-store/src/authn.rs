@@ -1,6 +1,6 @@
 //! [`AuthnStore`] for [`SqlStore`]: the atomic steps of authentication.
 //!
-//! Every write runs as one operation of a group-commit batch (PostgreSQL: `group.rs`;
+//! Every write runs as one operation of a group-commit batch (PostgreSQL: `group/`;
 //! SQLite: the `rusqlite` writer of `lite/writer.rs`, running the same statements through
 //! `lite/ops.rs`): inside its own savepoint of a transaction that took the audit chain's head
 //! first (as every other writer does), so concurrent transactions always lock in the same
@@ -151,7 +151,7 @@ impl AuthnStore for SqlStore {
         row.as_ref().map(codec::auth_token).transpose()
     }
 
-    /// In the next group-commit batch (`group.rs`): the conditional token update, (on
+    /// In the next group-commit batch (`group/`, `lite/`): the conditional token update, (on
     /// success) the user's counter reset, then the record. A lost race stops after the first
     /// statement, having written nothing. A token that no longer exists, or (on success) no
     /// longer belongs to the user, is `false` as well (nothing written; the caller fails the
@@ -166,43 +166,8 @@ impl AuthnStore for SqlStore {
                 .run(move |b| ops::token_use(b, &u, counter, &audit))
                 .await;
         }
-        self.batched(move |tx| {
-            Box::pin(async move {
-                let subject = || format!("token #{}", u.token_id.0);
-                // The batch holds the head's lock: a concurrent use of the same token (in this
-                // batch or another node's) sees this one's step in its conditional update.
-                let sql = if u.success_for.is_some() {
-                    TOKEN_USE_SUCCESS
-                } else {
-                    TOKEN_USE
-                };
-                let mut q = sqlx::query(sql)
-                    .bind(u.used)
-                    .bind(u.drift)
-                    .bind(counter)
-                    .bind(u.token_id.0);
-                if let Some(user) = u.success_for {
-                    q = q.bind(user.0);
-                }
-                let done = q
-                    .execute(tx.conn())
-                    .await
-                    .map_err(|e| map_db(e, subject, ""))?;
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                if let Some(user) = u.success_for {
-                    sqlx::query(USER_SUCCESS)
-                        .bind(user.0)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(|e| map_db(e, || format!("user #{}", user.0), ""))?;
-                }
-                tx.append(&audit).await?;
-                Ok(true)
-            })
-        })
-        .await
+        // PostgreSQL: applied with the batch's other uses in one statement (`group/uses.rs`).
+        self.batched_use(u, counter, audit).await
     }
 
     async fn commit_failure(

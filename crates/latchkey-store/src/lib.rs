@@ -1,13 +1,15 @@
 //! SQL storage for Latchkey: one [`SqlStore`] implementing
 //! [`latchkey_core::store::Store`] and [`latchkey_core::authn::store::AuthnStore`] on SQLite
-//! and PostgreSQL through sqlx's `Any` driver.
+//! and PostgreSQL through sqlx's `Any` driver, with the authentication hot path of SQLite on
+//! `rusqlite` (`lite/`).
 //!
 //! Two databases, one contract: each backend has its own migrations
-//! (`migrations/sqlite`, `migrations/postgres`, kept equivalent), every query is one SQL
-//! text run unchanged on both (numbered `$1, $2…` placeholders, which sqlx-sqlite binds by
-//! number), and one conformance suite (`tests/store/`) runs on both. Backend
-//! differences live only in [`SqlStore::connect`] (pools, pragmas, migrations, the `BEGIN`
-//! statement) and in the migrations.
+//! (`migrations/sqlite`, `migrations/postgres`, kept equivalent), every shared query is one SQL
+//! text run unchanged on both (numbered `$1, $2…` placeholders, which sqlx-sqlite and `lite/`
+//! bind by name), and one conformance suite (`tests/store/`) runs on both. Backend
+//! differences live in [`SqlStore::connect`] (pools, pragmas, migrations, the `BEGIN`
+//! statement), in the migrations, in `lite/` (SQLite's hot path) and in `group/uses.rs`
+//! (PostgreSQL's batched token uses).
 //!
 //! Invariants:
 //! - Every change is written in one transaction together with its audit record; the record is
@@ -19,9 +21,10 @@
 //! - A failed change (conflict, missing row, anything) rolls back, so it writes nothing —
 //!   not even its audit record.
 //! - The writes of authentication ([`latchkey_core::authn::store::AuthnStore`]) are group
-//!   committed (`group.rs`): concurrent ones share one transaction, one savepoint each, so a
-//!   failing one writes nothing and leaves the others alone, and each caller gets its answer
-//!   only after that transaction committed. Administrative writes keep a transaction each.
+//!   committed (`group/`; on SQLite `lite/writer.rs`): concurrent ones share one transaction,
+//!   one savepoint each, so a failing one writes nothing and leaves the others alone, and each
+//!   caller gets its answer only after that transaction committed. Administrative writes keep
+//!   a transaction each.
 //! - Error messages never contain bound values (sealed seeds, PIN verifiers, key hashes) or a
 //!   database password: constraint violations are recognised by their sqlx error kind and
 //!   described by the object concerned, and database messages that may echo input
@@ -29,9 +32,11 @@
 //! - Integers are stored as 64-bit signed values; a `u64` that does not fit (a token counter
 //!   above `i64::MAX`) is refused, never wrapped.
 //! - SQLite: WAL, `synchronous=FULL` (a committed change survives power loss),
-//!   `foreign_keys=ON`, `busy_timeout=5000`; every write goes through one single-connection
-//!   writer pool (with `BEGIN IMMEDIATE`), reads through a separate reader pool. A database
-//!   file created by this crate has mode 0600.
+//!   `foreign_keys=ON`, `busy_timeout=5000`, no `mmap`; administrative writes go through one
+//!   single-connection sqlx writer pool and authentication writes through the `rusqlite`
+//!   writer thread, each `BEGIN IMMEDIATE` after taking the shared write gate; reads through
+//!   a separate reader pool and the `rusqlite` fast reads. A database file created by this
+//!   crate has mode 0600.
 //! - Lists come back in a stable, identical order on both backends: names, logins and serials
 //!   use the `"C"` collation in PostgreSQL and `BINARY` in SQLite (code-point order).
 //!
@@ -106,7 +111,7 @@ pub struct SqlStore {
     /// Reads. PostgreSQL: the same pool as `writer`.
     reader: AnyPool,
     backend: Backend,
-    /// PostgreSQL: the group-commit writer of authentication writes (`group.rs`).
+    /// PostgreSQL: the group-commit writer of authentication writes (`group/`).
     group: Arc<Group>,
     /// SQLite: the authentication hot path on `rusqlite` (`lite/`).
     lite: Option<Arc<Lite>>,

@@ -1,5 +1,5 @@
 //! The write pattern of every writer but authentication (which is group committed, see
-//! `group.rs`): open a transaction, append the audit record first (which locks the chain
+//! `group/`, `lite/writer.rs`): open a transaction, append the audit record first (which locks the chain
 //! head), do the change, commit. Dropping an [`AuditedTx`] without committing rolls
 //! everything back, so an error returned with `?` anywhere in between writes nothing.
 //!

@@ -4,7 +4,9 @@
 //! - [`AuthnStore::commit_token_use`] advances a token's last-used step only if the new step is
 //!   greater than the stored one, in one conditional `UPDATE`; when two requests (or two nodes)
 //!   race with the same code exactly one gets `true`. Its audit record is written in the same
-//!   transaction, and nothing is written when it returns `false`.
+//!   transaction, and nothing is written when it returns `false`. Uses of one token that race
+//!   with different steps may be decided either way round: a store may let the highest step
+//!   win and the lower ones lose (they are replays once it is accepted).
 //! - [`AuthnStore::commit_failure`] increments the counters atomically (no lost update under
 //!   concurrent failures) and locks the user when the policy says so, in one transaction with
 //!   its audit record.

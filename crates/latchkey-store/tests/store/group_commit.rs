@@ -1,4 +1,4 @@
-//! Group commit (`src/group.rs`) on both databases: concurrent authentication writes share a
+//! Group commit (`src/group/`, `src/lite/writer.rs`) on both databases: concurrent authentication writes share a
 //! transaction, and still each is atomic with its audit record, a failing one leaves the others
 //! of its batch alone, the chain stays one chain, replays admit one winner, and an answer
 //! leaves only after its batch committed.

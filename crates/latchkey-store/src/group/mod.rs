@@ -35,12 +35,15 @@
 //! with the batches through the audit head's row lock (PostgreSQL) or the write gate and the
 //! database's write lock (SQLite).
 
+mod uses;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use latchkey_core::audit::{AuditDraft, AuditRecord};
+use latchkey_core::authn::store::TokenUse;
 use latchkey_core::store::StoreError;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -67,6 +70,8 @@ pub(crate) struct BatchTx {
     /// The chain's last sequence number and hash, including this batch's records so far.
     seq: i64,
     hash: String,
+    /// `audit_head` holds `seq` and `hash` already (written with the uses' records).
+    head_written: bool,
 }
 
 impl BatchTx {
@@ -223,9 +228,25 @@ const BEGIN: &str = "BEGIN";
 /// every other writer, so writers cannot deadlock.
 const LOCK_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
+/// What waits for the writer: an operation (a closure run in its own savepoint) or a token
+/// use (data, applied together with the batch's other uses: `uses.rs`).
+enum Queued {
+    Op(Box<dyn Job>),
+    Use(Box<uses::UseJob>),
+}
+
+impl Queued {
+    fn abandoned(&self) -> bool {
+        match self {
+            Queued::Op(job) => job.abandoned(),
+            Queued::Use(job) => job.abandoned(),
+        }
+    }
+}
+
 /// The group-commit writer of one store (shared by its clones); started on first use.
 pub(crate) struct Group {
-    sender: OnceLock<mpsc::Sender<Box<dyn Job>>>,
+    sender: OnceLock<mpsc::Sender<Queued>>,
     counters: Arc<Counters>,
 }
 
@@ -274,7 +295,28 @@ impl SqlStore {
             result: None,
             reply,
         });
-        sender.send(job).await.map_err(|_| writer_stopped())?;
+        sender
+            .send(Queued::Op(job))
+            .await
+            .map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
+    /// `AuthnStore::commit_token_use` in the next batch (`uses.rs`): `true` once the batch
+    /// that applied it has committed, `false` when another use of the token won.
+    pub(crate) async fn batched_use(
+        &self,
+        token_use: TokenUse,
+        counter: i64,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        let sender = self.group_sender()?;
+        let (reply, answer) = oneshot::channel();
+        let job = uses::UseJob::new(token_use, counter, audit, reply);
+        sender
+            .send(Queued::Use(Box::new(job)))
+            .await
+            .map_err(|_| writer_stopped())?;
         answer.await.map_err(|_| writer_stopped())?
     }
 
@@ -287,7 +329,7 @@ impl SqlStore {
     }
 
     /// The writer's queue, starting the writer on the current tokio runtime at first use.
-    fn group_sender(&self) -> Result<&mpsc::Sender<Box<dyn Job>>, StoreError> {
+    fn group_sender(&self) -> Result<&mpsc::Sender<Queued>, StoreError> {
         if let Some(s) = self.group.sender.get() {
             return Ok(s);
         }
@@ -307,8 +349,8 @@ impl SqlStore {
 }
 
 /// The writer task: batch after batch until every sender is gone.
-async fn writer(pool: AnyPool, counters: Arc<Counters>, mut queue: mpsc::Receiver<Box<dyn Job>>) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(POSTGRES_BATCH);
+async fn writer(pool: AnyPool, counters: Arc<Counters>, mut queue: mpsc::Receiver<Queued>) {
+    let mut batch: Vec<Queued> = Vec::with_capacity(POSTGRES_BATCH);
     // Waits for one operation, then takes what else is queued (up to the cap) at once.
     while queue.recv_many(&mut batch, POSTGRES_BATCH).await > 0 {
         batch.retain(|job| !job.abandoned());
@@ -317,9 +359,15 @@ async fn writer(pool: AnyPool, counters: Arc<Counters>, mut queue: mpsc::Receive
         }
         let n = batch.len();
         counters.count_batch(n);
+        let mut jobs = Jobs::default();
+        for job in batch.drain(..) {
+            match job {
+                Queued::Op(op) => jobs.ops.push(op),
+                Queued::Use(u) => jobs.uses.push(*u),
+            }
+        }
         // A task of its own, so that a panic in one batch (in a driver, say) costs that batch
         // (rolled back, its callers get an error) and not the writer.
-        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(POSTGRES_BATCH));
         let run = tokio::spawn(run_and_answer(pool.clone(), Arc::clone(&counters), jobs));
         if let Err(e) = run.await {
             counters.failed_batches.fetch_add(1, Ordering::Relaxed);
@@ -328,14 +376,25 @@ async fn writer(pool: AnyPool, counters: Arc<Counters>, mut queue: mpsc::Receive
     }
 }
 
+/// A batch's work: the token uses, then the other operations.
+#[derive(Default)]
+struct Jobs {
+    uses: Vec<uses::UseJob>,
+    ops: Vec<Box<dyn Job>>,
+}
+
 /// Runs one batch and answers its callers.
-async fn run_and_answer(pool: AnyPool, counters: Arc<Counters>, mut jobs: Vec<Box<dyn Job>>) {
+async fn run_and_answer(pool: AnyPool, counters: Arc<Counters>, mut jobs: Jobs) {
     let outcome = run_batch(&pool, &mut jobs).await;
     if let Err(e) = &outcome {
         counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(error = %e, operations = jobs.len(), "group commit batch rolled back");
+        let n = jobs.uses.len() + jobs.ops.len();
+        tracing::warn!(error = %e, operations = n, "group commit batch rolled back");
     }
-    for job in jobs {
+    for job in jobs.uses {
+        job.finish(outcome.as_ref().copied());
+    }
+    for job in jobs.ops {
         job.finish(outcome.as_ref().copied());
     }
 }
@@ -348,38 +407,34 @@ async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), StoreEr
 }
 
 /// One transaction for `jobs`; `Err` when it did not commit.
-async fn run_batch(pool: &AnyPool, jobs: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    let mut tx = pool
-        .begin_with(BEGIN)
-        .await
-        .map_err(|e| map_db(e, || "begin transaction".to_owned(), ""))?;
-    let row = sqlx::query(LOCK_HEAD)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| map_db(e, chain_subject, ""))?
-        .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
-    let head = codec::audit_head(&row)?;
-    let start = head.seq;
-    let mut batch = BatchTx {
-        tx,
-        seq: head.seq,
-        hash: head.hash,
-    };
-    for job in jobs.iter_mut() {
+async fn run_batch(pool: &AnyPool, jobs: &mut Jobs) -> Result<(), StoreError> {
+    let mut batch = begin(pool).await?;
+    let start = batch.seq;
+    // The uses first: with no other operation in the batch their records also move the head.
+    let last = jobs.ops.is_empty();
+    if let Err(e) = uses::apply_together(&mut batch, &mut jobs.uses, last).await {
+        // Nothing of the batch is kept but the uses' failure: start again, one by one.
+        tracing::warn!(error = %e, uses = jobs.uses.len(), "token uses applied one by one");
+        drop(batch);
+        batch = begin(pool).await?;
+        for u in &mut jobs.uses {
+            uses::apply_alone(&mut batch, u).await?;
+        }
+    }
+    for job in &mut jobs.ops {
         exec(batch.conn(), "SAVEPOINT lk_op").await?;
         let (seq, hash) = (batch.seq, batch.hash.clone());
         if job.run(&mut batch).await {
             exec(batch.conn(), "RELEASE SAVEPOINT lk_op").await?;
         } else {
-            // A savepoint that cannot be rolled back (SQLite rolls the whole transaction
-            // back on some errors) fails the batch: nothing of it is kept.
+            // A savepoint that cannot be rolled back fails the batch: nothing of it is kept.
             exec(batch.conn(), "ROLLBACK TO SAVEPOINT lk_op").await?;
             exec(batch.conn(), "RELEASE SAVEPOINT lk_op").await?;
             batch.seq = seq;
             batch.hash = hash;
         }
     }
-    if batch.seq != start {
+    if batch.seq != start && !batch.head_written {
         sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(batch.seq)
             .bind(&batch.hash)
@@ -392,4 +447,25 @@ async fn run_batch(pool: &AnyPool, jobs: &mut [Box<dyn Job>]) -> Result<(), Stor
         .commit()
         .await
         .map_err(|e| map_db(e, || "commit".to_owned(), ""))
+}
+
+/// Opens a batch's transaction and takes the audit head (dropping the result without
+/// committing rolls it back).
+async fn begin(pool: &AnyPool) -> Result<BatchTx, StoreError> {
+    let mut tx = pool
+        .begin_with(BEGIN)
+        .await
+        .map_err(|e| map_db(e, || "begin transaction".to_owned(), ""))?;
+    let row = sqlx::query(LOCK_HEAD)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| map_db(e, chain_subject, ""))?
+        .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".to_owned()))?;
+    let head = codec::audit_head(&row)?;
+    Ok(BatchTx {
+        tx,
+        seq: head.seq,
+        hash: head.hash,
+        head_written: false,
+    })
 }
