@@ -3,6 +3,9 @@
 
 use latchkey_core::audit::{AuditDraft, AuditHead, AuditRecord};
 use latchkey_core::authn::store::{Attempt, AttemptState, AuthToken, LockState};
+use latchkey_core::emergency::{
+    Eac, EmergencyCode, OfflineEmergency, OfflineOwner, OnlineEmergency,
+};
 use latchkey_core::ids::{AdminId, AgentId, DomainId, TokenId, UserId};
 use latchkey_core::model::{Admin, Agent, Domain, Token, User};
 use latchkey_core::store::StoreError;
@@ -41,6 +44,21 @@ pub(crate) const ADMIN_COLS: &str = "id, name, role, scope_domain_id, password_h
 /// Columns of `audit_log`.
 pub(crate) const AUDIT_COLS: &str =
     "seq, at, actor, action, target, outcome, source, detail, prev_hash, hash";
+/// Columns of `emergency_online e`. Qualified because the lists join `tokens` (which also has
+/// `created_at`), and aliased so that each column is named as the decoder and the `rusqlite`
+/// path's column list (`lite::ColumnNames`) expect.
+pub(crate) const ONLINE_COLS: &str = "e.token_id AS token_id, e.kind AS kind, \
+     e.expires_at AS expires_at, e.token_available AS token_available, \
+     e.created_at AS created_at";
+/// Columns of `emergency_online_codes c` (qualified and aliased as [`ONLINE_COLS`]).
+pub(crate) const CODE_COLS: &str =
+    "c.token_id AS token_id, c.id AS id, c.verifier AS verifier, c.used_at AS used_at";
+/// Columns of `offline_emergency` (all but `id`).
+pub(crate) const OFFLINE_COLS: &str =
+    "user_id, token_id, generation, value_sealed, created_at, expires_at, online_use";
+/// Columns of `emergency_access_codes` (also the column list of its `INSERT`).
+pub(crate) const EAC_COLS: &str = "user_id, id, verifier, offline_verifier, one_time, expires_at, \
+     offline_expires_at, created_at, used_at";
 
 /// Reads one column, mapping sqlx's decode errors to [`StoreError::Corrupt`].
 pub(crate) fn get<'r, T>(
@@ -343,5 +361,69 @@ pub(crate) fn attempt<R: Cols>(row: &R) -> Result<Attempt, StoreError> {
         expires_at: row.int(T, "expires_at")?,
         created_at: row.opt_int(T, "created_at")?.unwrap_or_default(),
         state: serde_json::from_str(&state).map_err(|_| corrupt(T, "state", "invalid JSON"))?,
+    })
+}
+
+/// An `emergency_online` row, without its codes.
+pub(crate) fn online<R: Cols>(row: &R) -> Result<OnlineEmergency, StoreError> {
+    const T: &str = "emergency_online";
+    Ok(OnlineEmergency {
+        token_id: TokenId(row.int(T, "token_id")?),
+        kind: enum_parse(row.text(T, "kind")?, T, "kind")?,
+        expires_at: row.opt_int(T, "expires_at")?,
+        token_available: enum_parse(row.text(T, "token_available")?, T, "token_available")?,
+        created_at: row.int(T, "created_at")?,
+        codes: Vec::new(),
+    })
+}
+
+/// An `emergency_online_codes` row and the token it belongs to.
+pub(crate) fn online_code<R: Cols>(row: &R) -> Result<(TokenId, EmergencyCode), StoreError> {
+    const T: &str = "emergency_online_codes";
+    Ok((
+        TokenId(row.int(T, "token_id")?),
+        EmergencyCode {
+            id: row.int(T, "id")?,
+            verifier: row.text(T, "verifier")?,
+            used_at: row.opt_int(T, "used_at")?,
+        },
+    ))
+}
+
+/// An `offline_emergency` row; exactly one of its owner columns must be set.
+pub(crate) fn offline<R: Cols>(row: &R) -> Result<OfflineEmergency, StoreError> {
+    const T: &str = "offline_emergency";
+    let owner = match (row.opt_int(T, "user_id")?, row.opt_int(T, "token_id")?) {
+        (Some(u), None) => OfflineOwner::User(UserId(u)),
+        (None, Some(t)) => OfflineOwner::Token(TokenId(t)),
+        _ => {
+            return Err(StoreError::Corrupt(
+                "offline_emergency row with no single owner".to_owned(),
+            ));
+        }
+    };
+    Ok(OfflineEmergency {
+        owner,
+        generation: row.int(T, "generation")?,
+        value_sealed: row.blob(T, "value_sealed")?,
+        created_at: row.int(T, "created_at")?,
+        expires_at: row.int(T, "expires_at")?,
+        online_use: row.int(T, "online_use")? != 0,
+    })
+}
+
+/// An `emergency_access_codes` row.
+pub(crate) fn eac<R: Cols>(row: &R) -> Result<Eac, StoreError> {
+    const T: &str = "emergency_access_codes";
+    Ok(Eac {
+        user_id: UserId(row.int(T, "user_id")?),
+        id: row.text(T, "id")?,
+        verifier: row.text(T, "verifier")?,
+        offline_verifier: row.text(T, "offline_verifier")?,
+        one_time: row.int(T, "one_time")? != 0,
+        expires_at: row.int(T, "expires_at")?,
+        offline_expires_at: row.int(T, "offline_expires_at")?,
+        created_at: row.int(T, "created_at")?,
+        used_at: row.opt_int(T, "used_at")?,
     })
 }

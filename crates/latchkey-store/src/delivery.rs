@@ -13,6 +13,9 @@ use crate::SqlStore;
 use crate::codec::get;
 use crate::error::map_db;
 
+/// `Store::find_on_demand`, shared with its `rusqlite` version on SQLite (`lite/reads.rs`).
+pub(crate) const FIND_ON_DEMAND: &str = "SELECT pin_verifier FROM on_demand WHERE user_id = $1";
+
 async fn count(
     conn: &mut AnyConnection,
     sql: &str,
@@ -134,7 +137,7 @@ impl SqlStore {
         &self,
         user: UserId,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT pin_verifier FROM on_demand WHERE user_id = $1")
+        let row = sqlx::query(FIND_ON_DEMAND)
             .bind(user.0)
             .fetch_optional(&self.reader)
             .await

@@ -7,6 +7,8 @@
 //! value (`INSERT … ON CONFLICT DO NOTHING` for the first, `generation = old` for a
 //! replacement). Every write takes the audit head first, as every other writer does.
 
+use std::sync::LazyLock;
+
 use latchkey_core::audit::AuditDraft;
 use latchkey_core::emergency::{
     Eac, EmergencyCode, EmergencyUse, NewNotice, NewOnlineEmergency, Notice, OfflineEmergency,
@@ -14,73 +16,60 @@ use latchkey_core::emergency::{
 };
 use latchkey_core::ids::{DomainId, TokenId, UserId};
 use latchkey_core::store::StoreError;
-use latchkey_proto::emergency::OnlineEmergencyKind;
-use latchkey_proto::policy::TokenAvailableBehavior;
 use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::codec::{bool_int, enum_text, get};
+use crate::codec::{
+    self, CODE_COLS, EAC_COLS, OFFLINE_COLS, ONLINE_COLS, bool_int, enum_text, get,
+};
 use crate::error::map_db;
 
-const ONLINE_COLS: &str = "e.token_id, e.kind, e.expires_at, e.token_available, e.created_at";
-const CODE_COLS: &str = "c.token_id, c.id, c.verifier, c.used_at";
-const OFFLINE_COLS: &str =
-    "user_id, token_id, generation, value_sealed, created_at, expires_at, online_use";
+// The reads of the authentication path, shared with their `rusqlite` versions on SQLite
+// (`lite/reads.rs`) so the two cannot drift apart. Each binds the user or token id as `$1`.
 
-fn parse_enum<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|_| StoreError::Corrupt(format!("{what}: unknown value {text:?}")))
-}
+/// `Store::find_eac`.
+pub(crate) static FIND_EAC: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {EAC_COLS} FROM emergency_access_codes WHERE user_id = $1"));
+/// `Store::find_online_emergency`: the grant of a token…
+pub(crate) static FIND_ONLINE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {ONLINE_COLS} FROM emergency_online e WHERE e.token_id = $1"));
+/// …and its codes.
+pub(crate) static FIND_ONLINE_CODES: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {CODE_COLS} FROM emergency_online_codes c WHERE c.token_id = $1 ORDER BY c.id")
+});
+/// `Store::list_online_emergencies`: the grants of a user's tokens…
+pub(crate) static LIST_ONLINE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ONLINE_COLS} FROM emergency_online e JOIN tokens t ON t.id = e.token_id \
+         WHERE t.user_id = $1 ORDER BY e.token_id"
+    )
+});
+/// …and their codes (read only when there is a grant).
+pub(crate) static LIST_ONLINE_CODES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CODE_COLS} FROM emergency_online_codes c JOIN tokens t ON t.id = c.token_id \
+         WHERE t.user_id = $1 ORDER BY c.id"
+    )
+});
+/// `Store::list_offline_emergencies`: the user's own value and those of the user's tokens.
+pub(crate) static LIST_OFFLINE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OFFLINE_COLS} FROM offline_emergency WHERE user_id = $1 \
+         OR token_id IN (SELECT id FROM tokens WHERE user_id = $1) ORDER BY id"
+    )
+});
 
-fn online(row: &AnyRow) -> Result<OnlineEmergency, StoreError> {
-    const T: &str = "emergency_online";
-    let kind: String = get(row, T, "kind")?;
-    let behaviour: String = get(row, T, "token_available")?;
-    Ok(OnlineEmergency {
-        token_id: TokenId(get(row, T, "token_id")?),
-        kind: parse_enum::<OnlineEmergencyKind>(&kind, "emergency kind")?,
-        expires_at: get(row, T, "expires_at")?,
-        token_available: parse_enum::<TokenAvailableBehavior>(&behaviour, "token_available")?,
-        created_at: get(row, T, "created_at")?,
-        codes: Vec::new(),
-    })
-}
-
-fn code(row: &AnyRow) -> Result<(TokenId, EmergencyCode), StoreError> {
-    const T: &str = "emergency_online_codes";
-    Ok((
-        TokenId(get(row, T, "token_id")?),
-        EmergencyCode {
-            id: get(row, T, "id")?,
-            verifier: get(row, T, "verifier")?,
-            used_at: get(row, T, "used_at")?,
-        },
-    ))
-}
-
-fn offline(row: &AnyRow) -> Result<OfflineEmergency, StoreError> {
-    const T: &str = "offline_emergency";
-    let user: Option<i64> = get(row, T, "user_id")?;
-    let token: Option<i64> = get(row, T, "token_id")?;
-    let owner = match (user, token) {
-        (Some(u), None) => OfflineOwner::User(UserId(u)),
-        (None, Some(t)) => OfflineOwner::Token(TokenId(t)),
-        _ => {
-            return Err(StoreError::Corrupt(
-                "offline_emergency row with no single owner".to_owned(),
-            ));
+/// Hands each code of [`LIST_ONLINE_CODES`] to its grant in `grants`; a code whose grant is
+/// not there (one the grants' read did not see) is left out.
+pub(crate) fn attach_codes(
+    grants: &mut [OnlineEmergency],
+    codes: impl IntoIterator<Item = (TokenId, EmergencyCode)>,
+) {
+    for (token, c) in codes {
+        if let Some(e) = grants.iter_mut().find(|e| e.token_id == token) {
+            e.codes.push(c);
         }
-    };
-    let online_use: i64 = get(row, T, "online_use")?;
-    Ok(OfflineEmergency {
-        owner,
-        generation: get(row, T, "generation")?,
-        value_sealed: get(row, T, "value_sealed")?,
-        created_at: get(row, T, "created_at")?,
-        expires_at: get(row, T, "expires_at")?,
-        online_use: online_use != 0,
-    })
+    }
 }
 
 /// The owner column and id of an offline value.
@@ -129,25 +118,6 @@ pub(crate) async fn clear_token_emergency(
     Ok(())
 }
 
-const EAC_COLS: &str = "user_id, id, verifier, offline_verifier, one_time, expires_at, \
-     offline_expires_at, created_at, used_at";
-
-fn eac(row: &AnyRow) -> Result<Eac, StoreError> {
-    const T: &str = "emergency_access_codes";
-    let one_time: i64 = get(row, T, "one_time")?;
-    Ok(Eac {
-        user_id: UserId(get(row, T, "user_id")?),
-        id: get(row, T, "id")?,
-        verifier: get(row, T, "verifier")?,
-        offline_verifier: get(row, T, "offline_verifier")?,
-        one_time: one_time != 0,
-        expires_at: get(row, T, "expires_at")?,
-        offline_expires_at: get(row, T, "offline_expires_at")?,
-        created_at: get(row, T, "created_at")?,
-        used_at: get(row, T, "used_at")?,
-    })
-}
-
 /// Resets a user's failure counters inside the caller's transaction (a successful
 /// authentication); a missing user is not found.
 async fn reset_failures(conn: &mut AnyConnection, user: UserId) -> Result<(), StoreError> {
@@ -166,13 +136,12 @@ async fn reset_failures(conn: &mut AnyConnection, user: UserId) -> Result<(), St
 
 impl SqlStore {
     pub(crate) async fn em_find_eac(&self, user: UserId) -> Result<Option<Eac>, StoreError> {
-        let sql = format!("SELECT {EAC_COLS} FROM emergency_access_codes WHERE user_id = $1");
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(&FIND_EAC)
             .bind(user.0)
             .fetch_optional(&self.reader)
             .await
             .map_err(|e| map_db(e, || "emergency_access_codes".to_owned(), ""))?;
-        row.as_ref().map(eac).transpose()
+        row.as_ref().map(codec::eac).transpose()
     }
 
     pub(crate) async fn em_put_eac(
@@ -295,8 +264,7 @@ impl SqlStore {
         &self,
         token: TokenId,
     ) -> Result<Option<OnlineEmergency>, StoreError> {
-        let sql = format!("SELECT {ONLINE_COLS} FROM emergency_online e WHERE e.token_id = $1");
-        let Some(row) = sqlx::query(&sql)
+        let Some(row) = sqlx::query(&FIND_ONLINE)
             .bind(token.0)
             .fetch_optional(&self.reader)
             .await
@@ -304,17 +272,14 @@ impl SqlStore {
         else {
             return Ok(None);
         };
-        let mut e = online(&row)?;
-        let sql = format!(
-            "SELECT {CODE_COLS} FROM emergency_online_codes c WHERE c.token_id = $1 ORDER BY c.id"
-        );
-        let rows = sqlx::query(&sql)
+        let mut e = codec::online(&row)?;
+        let rows = sqlx::query(&FIND_ONLINE_CODES)
             .bind(token.0)
             .fetch_all(&self.reader)
             .await
             .map_err(|e| map_db(e, || "emergency_online_codes".to_owned(), ""))?;
         for r in &rows {
-            e.codes.push(code(r)?.1);
+            e.codes.push(codec::online_code(r)?.1);
         }
         Ok(Some(e))
     }
@@ -323,34 +288,28 @@ impl SqlStore {
         &self,
         user: UserId,
     ) -> Result<Vec<OnlineEmergency>, StoreError> {
-        let sql = format!(
-            "SELECT {ONLINE_COLS} FROM emergency_online e JOIN tokens t ON t.id = e.token_id \
-             WHERE t.user_id = $1 ORDER BY e.token_id"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&LIST_ONLINE)
             .bind(user.0)
             .fetch_all(&self.reader)
             .await
             .map_err(|e| map_db(e, || "emergency_online".to_owned(), ""))?;
-        let mut out = rows.iter().map(online).collect::<Result<Vec<_>, _>>()?;
+        let mut out = rows
+            .iter()
+            .map(codec::online)
+            .collect::<Result<Vec<_>, _>>()?;
         if out.is_empty() {
             return Ok(out);
         }
-        let sql = format!(
-            "SELECT {CODE_COLS} FROM emergency_online_codes c JOIN tokens t ON t.id = c.token_id \
-             WHERE t.user_id = $1 ORDER BY c.id"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&LIST_ONLINE_CODES)
             .bind(user.0)
             .fetch_all(&self.reader)
             .await
             .map_err(|e| map_db(e, || "emergency_online_codes".to_owned(), ""))?;
-        for r in &rows {
-            let (token, c) = code(r)?;
-            if let Some(e) = out.iter_mut().find(|e| e.token_id == token) {
-                e.codes.push(c);
-            }
-        }
+        let codes = rows
+            .iter()
+            .map(codec::online_code)
+            .collect::<Result<Vec<_>, _>>()?;
+        attach_codes(&mut out, codes);
         Ok(out)
     }
 
@@ -458,23 +417,19 @@ impl SqlStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(|e| map_db(e, || "offline_emergency".to_owned(), ""))?;
-        row.as_ref().map(offline).transpose()
+        row.as_ref().map(codec::offline).transpose()
     }
 
     pub(crate) async fn em_list_offline(
         &self,
         user: UserId,
     ) -> Result<Vec<OfflineEmergency>, StoreError> {
-        let sql = format!(
-            "SELECT {OFFLINE_COLS} FROM offline_emergency WHERE user_id = $1 \
-             OR token_id IN (SELECT id FROM tokens WHERE user_id = $1) ORDER BY id"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&LIST_OFFLINE)
             .bind(user.0)
             .fetch_all(&self.reader)
             .await
             .map_err(|e| map_db(e, || "offline_emergency".to_owned(), ""))?;
-        rows.iter().map(offline).collect()
+        rows.iter().map(codec::offline).collect()
     }
 
     pub(crate) async fn em_put_offline(

@@ -733,11 +733,16 @@ impl Store for SqlStore {
     }
 
     // ----- emergency access (emergency.rs) -----
+    // On SQLite the reads a wrong passcode makes (and a token's grant) run on the calling
+    // thread (`lite/reads.rs`), like the other reads of the authentication path.
 
     async fn find_online_emergency(
         &self,
         token: TokenId,
     ) -> Result<Option<OnlineEmergency>, StoreError> {
+        if let Some(lite) = &self.lite {
+            return lite.reads.find_online_emergency(token);
+        }
         self.em_find_online(token).await
     }
 
@@ -745,6 +750,9 @@ impl Store for SqlStore {
         &self,
         user: UserId,
     ) -> Result<Vec<OnlineEmergency>, StoreError> {
+        if let Some(lite) = &self.lite {
+            return lite.reads.list_online_emergencies(user);
+        }
         self.em_list_online(user).await
     }
 
@@ -785,6 +793,9 @@ impl Store for SqlStore {
         &self,
         user: UserId,
     ) -> Result<Vec<OfflineEmergency>, StoreError> {
+        if let Some(lite) = &self.lite {
+            return lite.reads.list_offline_emergencies(user);
+        }
         self.em_list_offline(user).await
     }
 
@@ -808,6 +819,9 @@ impl Store for SqlStore {
     }
 
     async fn find_eac(&self, user: UserId) -> Result<Option<Eac>, StoreError> {
+        if let Some(lite) = &self.lite {
+            return lite.reads.find_eac(user);
+        }
         self.em_find_eac(user).await
     }
 
@@ -866,6 +880,9 @@ impl Store for SqlStore {
     }
 
     async fn find_on_demand(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        if let Some(lite) = &self.lite {
+            return lite.reads.find_on_demand(user);
+        }
         self.dl_find_on_demand(user).await
     }
 

@@ -5,13 +5,14 @@
 //! load harness put those thread switches, not SQLite, at the top of the server's time per
 //! authentication (docs/benchmarks.md). So on SQLite:
 //!
-//! - [`reads`]: the two reads of every authentication (user by login, the user's tokens) run
-//!   on the calling thread;
+//! - [`reads`]: the reads of every authentication (the user with the user's tokens) and of
+//!   every failing one (emergency credentials, on-demand, access code) run on the calling
+//!   thread;
 //! - [`writer`]: the group-commit writer of authentication writes is a thread of its own with
 //!   its own connection, running a whole batch without a hand-off per statement;
 //! - [`ops`]: the authentication writes that writer runs.
 //!
-//! Everything else (administration, migrations, every other read) stays on sqlx. The SQL
+//! Everything else (administration, migrations, the other reads) stays on sqlx. The SQL
 //! texts are the ones the sqlx path runs (numbered `$N` placeholders, bound by name here as
 //! sqlx-sqlite binds them), so the two paths cannot drift apart in what they do; the one
 //! conformance suite runs against both backends.

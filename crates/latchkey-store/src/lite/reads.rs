@@ -1,26 +1,41 @@
-//! The SQLite fast read path: the two reads every authentication makes (the user by login,
-//! the user's tokens) run on the calling thread through `rusqlite` (the parent module says
-//! why). A read of a few pages that sit in the OS page cache takes microseconds, so running
-//! it inline on an async worker costs less than the hand-off to a sqlx worker thread it
-//! replaces.
+//! The SQLite fast read path: the reads of the authentication path run on the calling thread
+//! through `rusqlite` (the parent module says why): the two every authentication makes (the
+//! user by login, the user's tokens), and those a wrong passcode adds before it is counted
+//! (the user's on-demand PIN, online and offline emergency credentials, emergency access
+//! code; and a token's emergency grant, read when a valid code meets a token in emergency
+//! access), so that a failure, what an attacker sends, costs no more hand-offs than a
+//! success. A read of a few pages that sit in the OS page cache takes microseconds, so
+//! running it inline on an async worker costs less than the hand-off to a sqlx worker thread
+//! it replaces.
 //!
 //! The connections are opened read-write but with `query_only`, so they can take part in WAL
 //! (which needs the shared-memory index) and still never write. Each statement sees the latest
-//! committed state, exactly like the sqlx readers. Only these reads use the path; every
-//! other read stays on sqlx.
+//! committed state, exactly like the sqlx readers; a read of several statements runs them in
+//! one read transaction, so they see one snapshot. The emergency and on-demand reads run the
+//! sqlx path's SQL texts (`emergency.rs`, `delivery.rs`) and decoders (`codec.rs`). Only these
+//! reads use the path; every other read stays on sqlx.
 
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use latchkey_core::authn::store::AuthToken;
-use latchkey_core::ids::UserId;
+use latchkey_core::emergency::{Eac, OfflineEmergency, OnlineEmergency};
+use latchkey_core::ids::{TokenId, UserId};
 use latchkey_core::model::User;
 use latchkey_core::store::StoreError;
+use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::{ColumnNames, LiteRow};
-use crate::codec::{self, AUTH_TOKEN_COLS, USER_COLS};
+use super::{ColumnNames, LiteRow, bind};
+use crate::codec::{
+    self, AUTH_TOKEN_COLS, CODE_COLS, Cols as _, EAC_COLS, OFFLINE_COLS, ONLINE_COLS, USER_COLS,
+};
+use crate::delivery::FIND_ON_DEMAND;
+use crate::emergency::{
+    FIND_EAC, FIND_ONLINE, FIND_ONLINE_CODES, LIST_OFFLINE, LIST_ONLINE, LIST_ONLINE_CODES,
+    attach_codes,
+};
 
 /// Idle connections kept at most (more are opened under load and closed when returned).
 const KEEP: usize = 4;
@@ -115,10 +130,125 @@ impl FastReads {
             Ok(found)
         })
     }
+
+    /// `Store::find_on_demand`.
+    pub(crate) fn find_on_demand(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            first(c, FIND_ON_DEMAND, &user.0, &ON_DEMAND_NAMES, |r| {
+                r.text("on_demand", "pin_verifier")
+            })
+        })
+    }
+
+    /// `Store::find_eac`.
+    pub(crate) fn find_eac(&self, user: UserId) -> Result<Option<Eac>, StoreError> {
+        self.with(|c| first(c, &FIND_EAC, &user.0, &EAC_NAMES, |r| codec::eac(r)))
+    }
+
+    /// `Store::list_offline_emergencies`.
+    pub(crate) fn list_offline_emergencies(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<OfflineEmergency>, StoreError> {
+        self.with(|c| {
+            all(c, &LIST_OFFLINE, &user.0, &OFFLINE_NAMES, |r| {
+                codec::offline(r)
+            })
+        })
+    }
+
+    /// `Store::list_online_emergencies`: the grants, then (if any) their codes, in one read
+    /// transaction so the codes are those of the grants read.
+    pub(crate) fn list_online_emergencies(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<OnlineEmergency>, StoreError> {
+        self.with(|c| {
+            // Dropped without `commit` (an error), it ends the transaction all the same.
+            let tx = c.unchecked_transaction().map_err(|e| read_error(&e))?;
+            let mut grants = all(&tx, &LIST_ONLINE, &user.0, &ONLINE_NAMES, |r| {
+                codec::online(r)
+            })?;
+            if !grants.is_empty() {
+                let codes = all(&tx, &LIST_ONLINE_CODES, &user.0, &CODE_NAMES, |r| {
+                    codec::online_code(r)
+                })?;
+                attach_codes(&mut grants, codes);
+            }
+            tx.commit().map_err(|e| read_error(&e))?;
+            Ok(grants)
+        })
+    }
+
+    /// `Store::find_online_emergency`: the grant and its codes in one read transaction.
+    pub(crate) fn find_online_emergency(
+        &self,
+        token: TokenId,
+    ) -> Result<Option<OnlineEmergency>, StoreError> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction().map_err(|e| read_error(&e))?;
+            let found = match first(&tx, &FIND_ONLINE, &token.0, &ONLINE_NAMES, |r| {
+                codec::online(r)
+            })? {
+                Some(mut e) => {
+                    let codes = all(&tx, &FIND_ONLINE_CODES, &token.0, &CODE_NAMES, |r| {
+                        codec::online_code(r)
+                    })?;
+                    e.codes.extend(codes.into_iter().map(|(_, code)| code));
+                    Some(e)
+                }
+                None => None,
+            };
+            tx.commit().map_err(|e| read_error(&e))?;
+            Ok(found)
+        })
+    }
 }
 
 static USER_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(USER_COLS));
 static AUTH_TOKEN_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(AUTH_TOKEN_COLS));
+
+static ON_DEMAND_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of("pin_verifier"));
+static EAC_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(EAC_COLS));
+static OFFLINE_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(OFFLINE_COLS));
+static ONLINE_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(ONLINE_COLS));
+static CODE_NAMES: LazyLock<ColumnNames> = LazyLock::new(|| ColumnNames::of(CODE_COLS));
+
+/// Every row of `sql` (columns `names`, one placeholder `$1` bound to `key`), decoded.
+fn all<T>(
+    c: &Connection,
+    sql: &str,
+    key: &dyn ToSql,
+    names: &ColumnNames,
+    decode: impl Fn(&LiteRow<'_, '_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = c.prepare_cached(sql).map_err(|e| read_error(&e))?;
+    bind(&mut st, &[key])?;
+    let mut rows = st.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| read_error(&e))? {
+        out.push(decode(&LiteRow::new(row, names))?);
+    }
+    Ok(out)
+}
+
+/// The first row of `sql`, as [`all`] reads them; the key of each of these reads is unique,
+/// so there is at most one.
+fn first<T>(
+    c: &Connection,
+    sql: &str,
+    key: &dyn ToSql,
+    names: &ColumnNames,
+    decode: impl Fn(&LiteRow<'_, '_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut st = c.prepare_cached(sql).map_err(|e| read_error(&e))?;
+    bind(&mut st, &[key])?;
+    let mut rows = st.raw_query();
+    match rows.next().map_err(|e| read_error(&e))? {
+        Some(row) => decode(&LiteRow::new(row, names)).map(Some),
+        None => Ok(None),
+    }
+}
 
 fn user_by_login(c: &Connection, login: &str) -> Result<Option<User>, StoreError> {
     let sql = format!("SELECT {USER_COLS} FROM users WHERE login = ?1");
@@ -148,4 +278,31 @@ fn auth_tokens(c: &Connection, user: UserId) -> Result<Vec<AuthToken>, StoreErro
 
 fn read_error(e: &rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("SQLite read: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The qualified lists are aliased, so a row is read by the names the decoders ask for.
+    #[test]
+    fn emergency_columns_are_named_as_the_decoders_read_them() {
+        for (names, expected) in [
+            (
+                &*ONLINE_NAMES,
+                &[
+                    "token_id",
+                    "kind",
+                    "expires_at",
+                    "token_available",
+                    "created_at",
+                ][..],
+            ),
+            (&*CODE_NAMES, &["token_id", "id", "verifier", "used_at"][..]),
+        ] {
+            for col in expected {
+                assert!(names.index(col).is_some(), "{col}");
+            }
+        }
+    }
 }

@@ -35,6 +35,7 @@ conformance!(
     notices_follow_their_transaction_and_scope,
     access_code_replaces_and_is_used_once,
     send_limits_hold_under_concurrency,
+    authentication_reads_give_back_every_credential_kind,
 );
 
 struct Setup {
@@ -578,6 +579,179 @@ mod cases {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    /// The reads a wrong passcode makes (on SQLite on `rusqlite`, `lite/reads.rs`) give back
+    /// every kind of credential exactly as written, the user's own and only those.
+    pub async fn authentication_reads_give_back_every_credential_kind(db: &mut TestDb) {
+        let s = &db.store;
+        let x = setup(s).await;
+        let bob = s
+            .insert_user(&new_user("bob", x.domain), &draft("user.create", "bob"))
+            .await
+            .unwrap();
+        let t3 = s
+            .insert_token(
+                &new_token("T3", x.domain, Some(bob.id)),
+                &draft("token.create", "T3"),
+            )
+            .await
+            .unwrap()
+            .id;
+        // Nothing yet.
+        assert_eq!(s.find_on_demand(x.user.id).await.unwrap(), None);
+        assert_eq!(s.find_eac(x.user.id).await.unwrap(), None);
+        assert!(s.find_online_emergency(x.t1).await.unwrap().is_none());
+        assert!(
+            s.list_online_emergencies(x.user.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.list_offline_emergencies(x.user.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // The on-demand PIN, hers and not bob's.
+        for (user, v) in [(x.user.id, "pin-alice"), (bob.id, "pin-bob")] {
+            assert!(
+                s.set_on_demand(user, Some(v), NOW, &draft("on_demand", "u"))
+                    .await
+                    .unwrap()
+            );
+        }
+        assert_eq!(
+            s.find_on_demand(x.user.id).await.unwrap().as_deref(),
+            Some("pin-alice")
+        );
+
+        // The emergency access code, every column.
+        let mut code = access_code(&x, "e1", false);
+        code.used_at = Some(NOW + 1);
+        s.put_eac(&code, None, &draft("gen", "alice"))
+            .await
+            .unwrap();
+        s.put_eac(
+            &Eac {
+                user_id: bob.id,
+                ..access_code(&x, "e2", true)
+            },
+            None,
+            &draft("gen", "bob"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.find_eac(x.user.id).await.unwrap(), Some(code));
+
+        // Online grants of both kinds, with and without an expiry, and a used code.
+        let mut fixed = grant(x.t1, OnlineEmergencyKind::Fixed, &["f1", "f2"]);
+        fixed.expires_at = None;
+        fixed.token_available = TokenAvailableBehavior::AllowAfterExpiry;
+        let one_time = grant(x.t2, OnlineEmergencyKind::OneTime, &["o1"]);
+        for (g, serial) in [(&fixed, "T1"), (&one_time, "T2")] {
+            s.put_online_emergency(g, None, &draft("grant", serial))
+                .await
+                .unwrap();
+        }
+        s.put_online_emergency(
+            &grant(t3, OnlineEmergencyKind::Fixed, &["b1"]),
+            None,
+            &draft("grant", "T3"),
+        )
+        .await
+        .unwrap();
+        let used = s.find_online_emergency(x.t2).await.unwrap().unwrap().codes[0].id;
+        assert!(
+            s.commit_emergency_use(
+                &EmergencyUse {
+                    user_id: x.user.id,
+                    token_id: x.t2,
+                    one_time_code: Some(used),
+                    now: NOW + 2,
+                },
+                None,
+                &authn_draft(),
+            )
+            .await
+            .unwrap()
+        );
+        let online = s.list_online_emergencies(x.user.id).await.unwrap();
+        assert_eq!(online.len(), 2, "hers, not bob's");
+        for (e, g) in online.iter().zip([&fixed, &one_time]) {
+            assert_eq!(
+                (
+                    e.token_id,
+                    e.kind,
+                    e.expires_at,
+                    e.token_available,
+                    e.created_at
+                ),
+                (
+                    g.token_id,
+                    g.kind,
+                    g.expires_at,
+                    g.token_available,
+                    g.created_at
+                )
+            );
+            let verifiers: Vec<&str> = e.codes.iter().map(|c| c.verifier.as_str()).collect();
+            assert_eq!(verifiers, g.verifiers);
+        }
+        assert_eq!(online[0].codes[0].used_at, None);
+        assert_eq!(online[1].codes[0].used_at, Some(NOW + 2));
+        for e in &online {
+            assert_eq!(
+                s.find_online_emergency(e.token_id).await.unwrap().as_ref(),
+                Some(e),
+                "one grant reads as the list has it"
+            );
+        }
+
+        // Offline values: hers, her token's (usable online), and bob's token's.
+        let mine = offline(OfflineOwner::User(x.user.id), 3, "passcode");
+        let mut tokens = offline(OfflineOwner::Token(x.t1), 1, "tokencode");
+        tokens.online_use = true;
+        tokens.expires_at = NOW + 60;
+        for o in [&mine, &tokens, &offline(OfflineOwner::Token(t3), 1, "bob")] {
+            assert!(
+                s.put_offline_emergency(o, None, None, &draft("gen", "x"))
+                    .await
+                    .unwrap()
+            );
+        }
+        assert_eq!(
+            s.list_offline_emergencies(x.user.id).await.unwrap(),
+            [mine, tokens]
+        );
+
+        // Taken away, they are gone for the reads too.
+        assert!(
+            s.set_on_demand(x.user.id, None, NOW, &draft("on_demand", "alice"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.find_on_demand(x.user.id).await.unwrap(), None);
+        assert!(
+            s.delete_eac(x.user.id, &draft("revoke", "alice"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.find_eac(x.user.id).await.unwrap(), None);
+        assert_eq!(
+            s.find_eac(bob.id).await.unwrap().map(|e| e.id),
+            Some("e2".to_owned())
+        );
+        assert!(
+            s.end_online_emergency(x.t1, &draft("end", "T1"))
+                .await
+                .unwrap()
+        );
+        assert!(s.find_online_emergency(x.t1).await.unwrap().is_none());
+        assert_eq!(s.list_online_emergencies(x.user.id).await.unwrap().len(), 1);
+        assert_eq!(verify(s).await, Verdict::Intact(head_seq(s).await));
     }
 
     pub async fn notices_follow_their_transaction_and_scope(db: &mut TestDb) {
