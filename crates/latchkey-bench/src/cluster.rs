@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
+use crate::cpucap::CpuCap;
 use crate::stats::ServerUse;
 
 /// One running server.
@@ -28,6 +29,8 @@ pub struct Node {
     pub data_dir: PathBuf,
     /// Where its standard error goes.
     pub log: PathBuf,
+    /// Its CPU quota (`--node-cpu-quota`); dropped after `child`, once the node has exited.
+    _cap: Option<CpuCap>,
 }
 
 /// A database created for this run on the PostgreSQL server given with `--postgres`.
@@ -61,6 +64,8 @@ pub struct StartOptions<'a> {
     /// Run node *i* on CPU *i* only (modulo the CPUs there are), through `taskset`: each node
     /// a machine of one core, so that a second node adds capacity as a second machine would.
     pub pin_nodes: bool,
+    /// Cap every node at this many CPUs (`cpucap.rs`).
+    pub cpu_quota: Option<f64>,
 }
 
 /// The `latchkey` binary to run: `path` if it exists, else, for the default relative path, the
@@ -258,6 +263,10 @@ fn spawn(
         .spawn()
         .with_context(|| format!("starting {}", o.binary.display()))?;
     let pid = child.id().context("the server exited at once")?;
+    let cap = o
+        .cpu_quota
+        .map(|fraction| CpuCap::apply(pid, n, fraction))
+        .transpose()?;
     Ok(Node {
         child,
         pid,
@@ -265,6 +274,7 @@ fn spawn(
         radius: None,
         data_dir: data_dir.to_owned(),
         log: log.to_owned(),
+        _cap: cap,
     })
 }
 

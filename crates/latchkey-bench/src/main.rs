@@ -8,6 +8,7 @@
 //! It only talks to servers it started, on loopback, and every loop is bounded in time.
 
 mod cluster;
+mod cpucap;
 mod disk;
 mod load;
 mod provision;
@@ -82,6 +83,10 @@ struct Args {
     /// scale-out ratio measures added capacity (see docs/benchmarks.md).
     #[arg(long)]
     pin_nodes: bool,
+    /// Cap every node at this many CPUs (e.g. 0.25) through a cgroup (root only), so that a
+    /// node is the bottleneck and the scale-out ratio measures added capacity.
+    #[arg(long)]
+    node_cpu_quota: Option<f64>,
 }
 
 impl Args {
@@ -277,10 +282,11 @@ async fn setup(
          concurrency {}",
         args.nodes,
         binary.display(),
-        if args.pin_nodes {
-            ", node N pinned to CPU N-1"
-        } else {
-            ""
+        match (args.pin_nodes, args.node_cpu_quota) {
+            (true, Some(q)) => format!(", node N pinned to CPU N-1 and capped at {q} CPU"),
+            (true, None) => ", node N pinned to CPU N-1".to_owned(),
+            (false, Some(q)) => format!(", every node capped at {q} CPU"),
+            (false, None) => String::new(),
         },
         args.users,
         if args.pin { " with PINs" } else { "" },
@@ -295,6 +301,7 @@ async fn setup(
             nodes: args.nodes,
             log_level: args.server_log_level.as_deref(),
             pin_nodes: args.pin_nodes,
+            cpu_quota: args.node_cpu_quota,
         })
         .await?;
     for (i, n) in cluster.nodes.iter().enumerate() {
