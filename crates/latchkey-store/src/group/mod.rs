@@ -153,10 +153,48 @@ trait Job: Send {
     fn finish(self: Box<Self>, batch: Result<(), &StoreError>);
 }
 
-struct Pending<T, F> {
+/// A queued operation and its answer channel, for either writer (this one's operations are
+/// futures on a `BatchTx`, SQLite's plain functions on a `LiteBatch`).
+pub(crate) struct Pending<T, F> {
     op: Option<F>,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Pending<T, F> {
+    /// `op`, and where its answer will arrive.
+    pub(crate) fn new(op: F) -> (Self, oneshot::Receiver<Result<T, StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            op: Some(op),
+            result: None,
+            reply,
+        };
+        (pending, answer)
+    }
+
+    /// The caller stopped waiting.
+    pub(crate) fn caller_left(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    /// The operation, once (`None` if it was taken already).
+    pub(crate) fn take_op(&mut self) -> Option<F> {
+        self.op.take()
+    }
+
+    /// Keeps what the operation returned; `true` when it succeeded (its writes stay).
+    pub(crate) fn settle(&mut self, result: Result<T, StoreError>) -> bool {
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    /// Answers the caller once the batch ended: committed (`Ok`) or rolled back (`Err`).
+    pub(crate) fn answer_with(self, batch: Result<(), &StoreError>) {
+        // The caller may have gone away meanwhile; then nobody needs the answer.
+        let _ = self.reply.send(answer(self.result, batch));
+    }
 }
 
 impl<T, F> Job for Pending<T, F>
@@ -165,7 +203,7 @@ where
     F: for<'a> FnOnce(&'a mut BatchTx) -> OpFuture<'a, T> + Send + 'static,
 {
     fn abandoned(&self) -> bool {
-        self.reply.is_closed()
+        self.caller_left()
     }
 
     fn run<'a>(
@@ -173,25 +211,24 @@ where
         tx: &'a mut BatchTx,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
         Box::pin(async move {
-            let Some(op) = self.op.take() else {
-                return false;
-            };
-            let result = op(tx).await;
-            let ok = result.is_ok();
-            self.result = Some(result);
-            ok
+            match self.take_op() {
+                Some(op) => {
+                    let result = op(tx).await;
+                    self.settle(result)
+                }
+                None => false,
+            }
         })
     }
 
     fn finish(self: Box<Self>, batch: Result<(), &StoreError>) {
-        // The caller may have gone away meanwhile; then nobody needs the answer.
-        let _ = self.reply.send(answer(self.result, batch));
+        self.answer_with(batch);
     }
 }
 
 /// What the caller of an operation hears: its `result` (if it ran) in a batch that ended
 /// with `batch`.
-pub(crate) fn answer<T>(
+fn answer<T>(
     result: Option<Result<T, StoreError>>,
     batch: Result<(), &StoreError>,
 ) -> Result<T, StoreError> {
@@ -289,12 +326,8 @@ impl SqlStore {
         F: for<'a> FnOnce(&'a mut BatchTx) -> OpFuture<'a, T> + Send + 'static,
     {
         let sender = self.group_sender()?;
-        let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(Pending {
-            op: Some(op),
-            result: None,
-            reply,
-        });
+        let (pending, answer) = Pending::new(op);
+        let job: Box<dyn Job> = Box::new(pending);
         sender
             .send(Queued::Op(job))
             .await

@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{WriteGate, bind, map_lite};
 use crate::codec::AUDIT_COLS;
-use crate::group::{Counters, GroupCommitStats, QUEUE, answer, writer_stopped};
+use crate::group::{Counters, GroupCommitStats, Pending, QUEUE, writer_stopped};
 use crate::tx::chain_subject;
 
 /// Operations a batch holds at most.
@@ -110,34 +110,27 @@ trait Job: Send {
     fn finish(self: Box<Self>, batch: Result<(), &StoreError>);
 }
 
-struct Pending<T, F> {
-    op: Option<F>,
-    result: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
-}
-
 impl<T, F> Job for Pending<T, F>
 where
     T: Send + 'static,
     F: FnOnce(&mut LiteBatch<'_>) -> Result<T, StoreError> + Send + 'static,
 {
     fn abandoned(&self) -> bool {
-        self.reply.is_closed()
+        self.caller_left()
     }
 
     fn run(&mut self, b: &mut LiteBatch<'_>) -> bool {
-        let Some(op) = self.op.take() else {
-            return false;
-        };
-        let result = op(b);
-        let ok = result.is_ok();
-        self.result = Some(result);
-        ok
+        match self.take_op() {
+            Some(op) => {
+                let result = op(b);
+                self.settle(result)
+            }
+            None => false,
+        }
     }
 
     fn finish(self: Box<Self>, batch: Result<(), &StoreError>) {
-        // The caller may have gone away meanwhile; then nobody needs the answer.
-        let _ = self.reply.send(answer(self.result, batch));
+        self.answer_with(batch);
     }
 }
 
@@ -187,12 +180,8 @@ impl LiteWriter {
         T: Send + 'static,
         F: FnOnce(&mut LiteBatch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(Pending {
-            op: Some(op),
-            result: None,
-            reply,
-        });
+        let (pending, answer) = Pending::new(op);
+        let job: Box<dyn Job> = Box::new(pending);
         self.sender
             .send(Msg::Job(job))
             .await
