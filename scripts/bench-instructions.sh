@@ -39,12 +39,20 @@ for bin in "$@"; do
   done
   pid=$(grep -ao 'pid [0-9]*' "$log" | head -1 | cut -d' ' -f2)
   callgrind_control -z "$pid" > /dev/null 2>&1
-  until grep -aq '^\[success\]' "$log"; do sleep 0.1; done
+  until grep -aq '^\[success\]' "$log"; do
+    kill -0 "$harness" 2>/dev/null || { cat "$log" >&2; exit 1; }
+    sleep 0.1
+  done
+  # The dump written now (part 1: the success phase alone); the server's exit writes another.
   callgrind_control -d "$pid" > /dev/null 2>&1
+  dump="$WORK/cg.$pid.out.1"
   wait "$harness"
   successes=$(grep -a '^\[success\]' "$log" | awk '{print $2}')
-  dump=$(ls "$WORK"/cg."$pid".out.* | sort -t. -k4 -n | tail -1)
-  ir=$(grep -a '^summary:' "$dump" | awk '{print $2}')
+  ir=$(grep -a '^summary:' "$dump" 2>/dev/null | awk '{print $2}')
+  if [ -z "$ir" ] || [ -z "$successes" ] || [ "$successes" -eq 0 ]; then
+    echo "$bin: no measurement (dump $dump, successes '${successes}')" >&2
+    exit 1
+  fi
   echo "$bin: $((ir / successes)) instructions per success ($successes successes)"
   rm -f "$WORK"/cg.*
 done

@@ -2,8 +2,8 @@
 //!
 //! Every write runs as one operation of a group-commit batch (PostgreSQL: `group/`;
 //! SQLite: the `rusqlite` writer of `lite/writer.rs`, running the same statements through
-//! `lite/ops.rs`): inside its own savepoint of a transaction that took the audit chain's head
-//! first (as every other writer does), so concurrent transactions always lock in the same
+//! `lite/ops.rs`): inside its own savepoint (PostgreSQL's token uses: all of a batch's
+//! together, `group/uses.rs`) of a transaction that took the audit chain's head first (as every other writer does), so concurrent transactions always lock in the same
 //! order and cannot deadlock on PostgreSQL, and its caller hears of it only once the batch
 //! has committed. The steps that must not lose an update under concurrency (a token's
 //! last-used step, a user's failure count) are single conditional or relative `UPDATE`s,

@@ -22,7 +22,8 @@
 //!   not even its audit record.
 //! - The writes of authentication ([`latchkey_core::authn::store::AuthnStore`]) are group
 //!   committed (`group/`; on SQLite `lite/writer.rs`): concurrent ones share one transaction,
-//!   one savepoint each, so a failing one writes nothing and leaves the others alone, and each
+//!   a failing one writes nothing and leaves the others alone (a savepoint each; PostgreSQL's
+//!   token uses are applied together and retried one by one when that fails), and each
 //!   caller gets its answer only after that transaction committed. Administrative writes keep
 //!   a transaction each.
 //! - Error messages never contain bound values (sealed seeds, PIN verifiers, key hashes) or a

@@ -69,6 +69,8 @@ struct Opened {
     first: Option<FirstAdmin>,
     /// Security Console sessions.
     console: Arc<ConsoleService>,
+    /// The store, to close at shutdown (the SQLite writer finishes what it was given).
+    store: Arc<SqlStore>,
 }
 
 /// Loads the keys, opens the database, finishes an interrupted key rotation and, on a fresh
@@ -86,6 +88,7 @@ async fn open(cfg: &Config) -> Result<Opened> {
         KeySource::Env => None,
     };
     let store = Arc::new(store);
+    let closing = Arc::clone(&store);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let admin = AdminService::new(
         Arc::clone(&store) as Arc<dyn Store>,
@@ -163,6 +166,7 @@ async fn open(cfg: &Config) -> Result<Opened> {
         key_source,
         first,
         console,
+        store: closing,
     })
 }
 
@@ -322,6 +326,8 @@ pub async fn run(cfg: Config) -> Result<()> {
     if let Some(t) = radius_task {
         let _ = t.await;
     }
+    // Every request has been answered or dropped: let the writer finish what it holds.
+    opened.store.close().await;
     let _ = std::fs::remove_file(cfg.data_dir.join(SERVER_FILE));
     Ok(())
 }

@@ -14,16 +14,23 @@
 //! normal-window step is nearer the centre than every step only the wide window holds, so
 //! the wide window could not change a fresh answer, and scanning it would only cost time.
 //!
-//! That short path is faster, so its timing tells that the code was fresh. This leaks
-//! nothing, because of who can take it: the passcode path (`best_match`) asks for the short
-//! path only for a token whose PIN matched and scans every other token with
-//! [`classify_exhaustive`], so only a right PIN with a fresh code is answered faster, and
-//! that answer is SUCCESS or a challenge, which says as much in its body. A wrong PIN, a
-//! wrong code, a replay and a drifted code all cost the same full scan. Callers that ask
-//! for the normal window only (cloud authenticator, next passcode) have no short path; the
-//! one other wide caller, the answer to a re-synchronisation's next-tokencode challenge, is
-//! reached only after a right PIN, and the short path there says only that the code typed
-//! is one the token shows now.
+//! That short path is faster, so its timing tells that the code was fresh. The passcode path
+//! (`best_match`) asks for it only for a token whose PIN matched and scans every other token
+//! with [`classify_exhaustive`], so only a right PIN with a fresh code is answered faster.
+//! That answer is SUCCESS or a challenge, which says as much in its body — except where a
+//! right PIN and a fresh code are still refused (the token's emergency access denies it, or
+//! another request used the code first): there the engine adds [`decoy_scan`]'s cost before
+//! answering FAIL. Every full scan costs [`FULL_SCAN_CODES`] codes whatever the token type
+//! (a TOTP scan is padded), so a wrong PIN, a wrong code, a replay, a drifted code and an
+//! unknown user cost the same scan. Callers that ask for the normal window only (cloud
+//! authenticator, next passcode) have no short path; the one other wide caller, the answer
+//! to a re-synchronisation's next-tokencode challenge, is reached only after a right PIN, and
+//! the short path there says only that the code typed is one the token shows now.
+//!
+//! What the scan does not equalise (docs/design/authentication.md): the cost of an HMAC
+//! differs by algorithm (SHA-256 and SHA-512 tokens cost more per code than the SHA-1 decoy),
+//! and a replayed code with a right PIN skips the emergency-credential lookups a wrong code
+//! makes.
 
 use std::ops::RangeInclusive;
 
@@ -46,6 +53,10 @@ pub const TOTP_NO_RESYNC: i64 = 2;
 pub const HOTP_LOOKAHEAD: i64 = 10;
 /// HOTP look-ahead when re-synchronising.
 pub const HOTP_WIDE_LOOKAHEAD: i64 = 100;
+/// Codes every full scan computes: an HOTP token's look-back and re-synchronisation
+/// look-ahead; a TOTP scan (±10 steps) is padded to it.
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)] // 110
+pub const FULL_SCAN_CODES: usize = (HOTP_LOOKAHEAD + HOTP_WIDE_LOOKAHEAD) as usize;
 
 /// What a code is for this token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +135,7 @@ pub fn decoy_scan(code: &str) {
     for range in windows.wide {
         nearest.scan(range);
     }
+    nearest.pad();
     // Keep the result observable so the optimiser cannot drop the work.
     std::hint::black_box(nearest.step());
 }
@@ -191,6 +203,8 @@ struct Nearest<'k> {
     /// The best match so far (meaningful when `found`).
     step: i64,
     found: Choice,
+    /// Codes computed so far.
+    computed: usize,
 }
 
 impl<'k> Nearest<'k> {
@@ -204,7 +218,18 @@ impl<'k> Nearest<'k> {
             center,
             step: 0,
             found: Choice::from(0),
+            computed: 0,
         }
+    }
+
+    /// Computes codes nobody compares until [`FULL_SCAN_CODES`] were computed in all.
+    fn pad(&mut self) {
+        let mut sink = 0_u32;
+        for counter in self.computed..FULL_SCAN_CODES {
+            sink ^= self.key.code(u64::try_from(counter).unwrap_or(u64::MAX));
+        }
+        self.computed = self.computed.max(FULL_SCAN_CODES);
+        std::hint::black_box(sink);
     }
 
     /// Compares the code of every step in `steps` (negative steps have none).
@@ -215,6 +240,7 @@ impl<'k> Nearest<'k> {
                 continue;
             };
             let hit = self.key.code(counter).ct_eq(&self.typed);
+            self.computed += 1;
             // Nearer the centre wins; of two as near, the lower step (what one ascending scan
             // over everything keeps), whatever order the windows are scanned in.
             let (d_new, d_old) = (step.abs_diff(self.center), self.step.abs_diff(self.center));
@@ -250,6 +276,7 @@ fn classify_in(token: &Token, seed: &[u8], code: &str, now: i64, scan: Scan) -> 
     } = &windows;
     nearest.scan(below.clone());
     nearest.scan(above.clone());
+    nearest.pad();
     verdict(token, &windows, nearest.step())
 }
 
@@ -305,6 +332,38 @@ mod tests {
     use latchkey_crypto::otp::{OtpAlgorithm, hotp, totp};
 
     const SEED: &[u8] = b"12345678901234567890";
+
+    /// Every full scan computes the same number of codes, whatever the token type.
+    #[test]
+    fn full_scans_compute_the_same_number_of_codes() {
+        let now = 1_700_000_000;
+        for kind in [TokenType::Totp, TokenType::Hotp] {
+            let mut t = token(kind);
+            t.counter = 50;
+            let key = OtpKey::new(SEED, OtpAlgorithm::Sha1, 6).unwrap();
+            let w = Windows::of(&t, now);
+            let mut n = Nearest::new(&key, "123456", w.center);
+            n.scan(w.first.clone());
+            for r in w.wide.clone() {
+                n.scan(r);
+            }
+            let scanned = n.computed;
+            n.pad();
+            assert!(scanned <= FULL_SCAN_CODES, "{kind:?}: {scanned}");
+            assert_eq!(n.computed, FULL_SCAN_CODES, "{kind:?}");
+        }
+        // An HOTP token past its first counters needs no padding at all.
+        let mut t = token(TokenType::Hotp);
+        t.counter = 50;
+        let key = OtpKey::new(SEED, OtpAlgorithm::Sha1, 6).unwrap();
+        let w = Windows::of(&t, now);
+        let mut n = Nearest::new(&key, "123456", w.center);
+        n.scan(w.first.clone());
+        for r in w.wide.clone() {
+            n.scan(r);
+        }
+        assert_eq!(n.computed, FULL_SCAN_CODES);
+    }
 
     fn token(kind: TokenType) -> Token {
         Token {

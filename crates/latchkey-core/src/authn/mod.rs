@@ -332,13 +332,14 @@ impl AuthnService {
         Ok(tree)
     }
 
-    /// Equalises the work of an unknown-user answer with a known user's failure with one HOTP
-    /// token (one keyed PIN verifier check and one full scan of the windows, as `best_match`
-    /// does for it), so the time taken does not reveal whether the user exists.
+    /// Equalises the work of an unknown-user answer with a known user's failure with one
+    /// 6-digit token (as `best_match` does for it: nothing for a passcode that does not split,
+    /// else one keyed PIN verifier check and one full scan), so the time taken does not
+    /// reveal whether the user exists.
     fn decoy_work(&self, passcode: &str) {
-        // Split as for a 6-digit token so the verifier sees a PIN-sized input; an unsplittable
-        // passcode still costs both steps (its code then matches nothing).
-        let (pin, code) = split_passcode(passcode, 6).unwrap_or((passcode, ""));
+        let Some((pin, code)) = split_passcode(passcode, 6) else {
+            return;
+        };
         let _ = check_keyed_verifier(
             self.admin.pin_key(),
             PIN_CONTEXT,
@@ -414,6 +415,8 @@ impl AuthnService {
                     .emergency_gate(caller, target, subject, &t, &tokens)
                     .await?
                 {
+                    // A refused fresh code costs the full scan a wrong one does (`codes`).
+                    decoy_scan("");
                     return Ok(refused);
                 }
                 self.on_fresh_code(caller, target, subject, t, step, drift, tokens)
@@ -555,9 +558,20 @@ impl AuthnService {
                 continue;
             };
             let pin_ok = self.pin_matches(t, pin);
-            let seed = self
+            let seed = match self
                 .admin
-                .open(&t.token.seed_sealed, &seed_aad(&t.token.serial))?;
+                .open(&t.token.seed_sealed, &seed_aad(&t.token.serial))
+            {
+                Ok(seed) => seed,
+                // A seed that cannot be opened must not fail the user's other tokens: only
+                // the token whose PIN matched makes it an error.
+                Err(e) if pin_ok => return Err(e),
+                Err(e) => {
+                    tracing::error!(serial = %t.token.serial, error = %e, "token seed cannot be opened");
+                    decoy_scan("");
+                    continue;
+                }
+            };
             if !pin_ok {
                 // Only the cost is wanted; `black_box` keeps the optimiser from dropping it.
                 std::hint::black_box(classify_exhaustive(&t.token, seed.expose(), code, now));
@@ -617,6 +631,8 @@ impl AuthnService {
         if self.store.commit_token_use(&used, &audit).await? {
             Ok(AuthnResponse::success())
         } else {
+            // Lost to another use of the code: the full scan a wrong code costs (`codes`).
+            decoy_scan("");
             self.fail(
                 caller,
                 target,

@@ -17,7 +17,10 @@
 //!   locked (`FOR UPDATE` on PostgreSQL: the same head-first lock order as every other
 //!   writer), then each operation inside `SAVEPOINT lk_op` … `RELEASE`, its audit records
 //!   appended one after the other from the head kept in memory, then the head written once,
-//!   then `COMMIT`.
+//!   then `COMMIT`. Here (PostgreSQL) the batch's token uses go first, all together and
+//!   without savepoints (`uses.rs`), then the other operations in arrival order; so a token
+//!   use is applied before a failure that arrived before it in the same batch. Both orders
+//!   are ones the requests could have arrived in.
 //! - An operation that fails is rolled back to its savepoint (its records too, and the
 //!   in-memory head goes back with it); the others of the batch are unaffected. An
 //!   operation that succeeds keeps every write it made: an operation that finds it has
@@ -325,6 +328,7 @@ impl SqlStore {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut BatchTx) -> OpFuture<'a, T> + Send + 'static,
     {
+        self.not_on_sqlite()?;
         let sender = self.group_sender()?;
         let (pending, answer) = Pending::new(op);
         let job: Box<dyn Job> = Box::new(pending);
@@ -343,6 +347,7 @@ impl SqlStore {
         counter: i64,
         audit: AuditDraft,
     ) -> Result<bool, StoreError> {
+        self.not_on_sqlite()?;
         let sender = self.group_sender()?;
         let (reply, answer) = oneshot::channel();
         let job = uses::UseJob::new(token_use, counter, audit, reply);
@@ -358,6 +363,17 @@ impl SqlStore {
         match &self.lite {
             Some(lite) => lite.writer.stats(),
             None => self.group.stats(),
+        }
+    }
+
+    /// SQLite's batches belong to its own writer (`lite/writer.rs`): a second writer on sqlx's
+    /// connection would only contend with it.
+    fn not_on_sqlite(&self) -> Result<(), StoreError> {
+        match self.lite {
+            Some(_) => Err(StoreError::Backend(
+                "group commit on SQLite goes through the SQLite writer".to_owned(),
+            )),
+            None => Ok(()),
         }
     }
 
@@ -448,7 +464,13 @@ async fn run_batch(pool: &AnyPool, jobs: &mut Jobs) -> Result<(), StoreError> {
     if let Err(e) = uses::apply_together(&mut batch, &mut jobs.uses, last).await {
         // Nothing of the batch is kept but the uses' failure: start again, one by one.
         tracing::warn!(error = %e, uses = jobs.uses.len(), "token uses applied one by one");
-        drop(batch);
+        // Rolled back now, not when the pool gets round to it: until then the old
+        // transaction holds the audit head the new one is about to wait for.
+        batch
+            .tx
+            .rollback()
+            .await
+            .map_err(|e| map_db(e, || "rollback".to_owned(), ""))?;
         batch = begin(pool).await?;
         for u in &mut jobs.uses {
             uses::apply_alone(&mut batch, u).await?;

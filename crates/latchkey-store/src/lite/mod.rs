@@ -43,8 +43,16 @@ use crate::codec::Cols;
 pub(crate) type WriteGate = Arc<tokio::sync::Mutex<()>>;
 
 /// Binds `values` to `$1`, `$2`, … of `st` by name, as sqlx-sqlite does, so a placeholder may
-/// be reused or appear out of order.
+/// be reused or appear out of order. Exactly one value per placeholder: SQLite would bind a
+/// missing one as NULL without a word.
 pub(crate) fn bind(st: &mut Statement<'_>, values: &[&dyn ToSql]) -> Result<(), StoreError> {
+    if st.parameter_count() != values.len() {
+        return Err(StoreError::Backend(format!(
+            "statement has {} placeholders, {} values given",
+            st.parameter_count(),
+            values.len()
+        )));
+    }
     for (i, v) in (1..).zip(values) {
         let name = format!("${i}");
         let index = st
@@ -141,6 +149,13 @@ impl<'a, 'b> LiteRow<'a, 'b> {
         table: &'static str,
         col: &'static str,
     ) -> Result<T, StoreError> {
+        // A list that does not match the statement (a comma inside a sub-select, say) would
+        // read every column from the wrong place.
+        if self.row.as_ref().column_count() != self.names.0.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{table}: the statement's columns do not match its column list"
+            )));
+        }
         let index = self
             .names
             .index(col)
@@ -214,9 +229,13 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_placeholder_is_an_error_not_a_wrong_binding() {
+    fn a_missing_placeholder_or_value_is_an_error_not_a_wrong_binding() {
         let c = rusqlite::Connection::open_in_memory().unwrap();
         let mut st = c.prepare("SELECT $1").unwrap();
+        assert!(bind(&mut st, &[&1_i64, &2_i64]).is_err());
+        let mut st = c.prepare("SELECT $1, $2").unwrap();
+        assert!(bind(&mut st, &[&1_i64]).is_err());
+        let mut st = c.prepare("SELECT $1, $3").unwrap();
         assert!(bind(&mut st, &[&1_i64, &2_i64]).is_err());
     }
 

@@ -93,9 +93,13 @@ impl FastReads {
             None => self.open()?,
         };
         let out = f(&conn);
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < KEEP {
-            idle.push(conn);
+        // A connection still inside a transaction (its rollback failed) would keep an old
+        // snapshot for every later read: it is closed instead of kept.
+        if conn.is_autocommit() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < KEEP {
+                idle.push(conn);
+            }
         }
         out
     }

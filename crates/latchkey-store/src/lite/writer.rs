@@ -254,14 +254,7 @@ fn serve(conn: Connection, gate: &WriteGate, counters: &Counters, mut queue: mps
             continue;
         }
         counters.count_batch(jobs.len());
-        // A panic (in SQLite's bindings, say) costs this batch, not the writer.
-        let outcome = catch_unwind(AssertUnwindSafe(|| run_batch(&conn, gate, &mut jobs)))
-            .unwrap_or_else(|_| {
-                roll_back(&conn);
-                Err(StoreError::Backend(
-                    "the SQLite write batch panicked".to_owned(),
-                ))
-            });
+        let outcome = run_batch(&conn, gate, &mut jobs);
         if let Err(e) = &outcome {
             counters.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, operations = jobs.len(), "group commit batch rolled back");
@@ -297,15 +290,24 @@ fn roll_back(conn: &Connection) {
     }
 }
 
-/// One transaction for `jobs`; `Err` when it did not commit (and then nothing is kept).
+/// One transaction for `jobs`; `Err` when it did not commit (and then nothing is kept). The
+/// gate is held until the transaction has ended, rolled back included.
 fn run_batch(
     conn: &Connection,
     gate: &WriteGate,
     jobs: &mut [Box<dyn Job>],
 ) -> Result<(), StoreError> {
     let _turn = gate.blocking_lock();
-    exec(conn, "BEGIN IMMEDIATE")?;
-    let outcome = batch_body(conn, jobs).and_then(|()| exec(conn, "COMMIT"));
+    // A panic (in SQLite's bindings, say) costs this batch, not the writer.
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        exec(conn, "BEGIN IMMEDIATE")?;
+        batch_body(conn, jobs).and_then(|()| exec(conn, "COMMIT"))
+    }))
+    .unwrap_or_else(|_| {
+        Err(StoreError::Backend(
+            "the SQLite write batch panicked".to_owned(),
+        ))
+    });
     if outcome.is_err() {
         roll_back(conn);
     }
