@@ -121,17 +121,15 @@ impl FastReads {
         login: &str,
     ) -> Result<Option<(User, Vec<AuthToken>)>, StoreError> {
         self.with(|c| {
-            // Dropped without `commit` (an error), it ends the transaction all the same.
-            let tx = c.unchecked_transaction().map_err(|e| read_error(&e))?;
-            let found = match user_by_login(&tx, login)? {
-                Some(user) => {
-                    let tokens = auth_tokens(&tx, user.id)?;
-                    Some((user, tokens))
-                }
-                None => None,
-            };
-            tx.commit().map_err(|e| read_error(&e))?;
-            Ok(found)
+            snapshot(c, |c| {
+                Ok(match user_by_login(c, login)? {
+                    Some(user) => {
+                        let tokens = auth_tokens(c, user.id)?;
+                        Some((user, tokens))
+                    }
+                    None => None,
+                })
+            })
         })
     }
 
@@ -168,19 +166,18 @@ impl FastReads {
         user: UserId,
     ) -> Result<Vec<OnlineEmergency>, StoreError> {
         self.with(|c| {
-            // Dropped without `commit` (an error), it ends the transaction all the same.
-            let tx = c.unchecked_transaction().map_err(|e| read_error(&e))?;
-            let mut grants = all(&tx, &LIST_ONLINE, &user.0, &ONLINE_NAMES, |r| {
-                codec::online(r)
-            })?;
-            if !grants.is_empty() {
-                let codes = all(&tx, &LIST_ONLINE_CODES, &user.0, &CODE_NAMES, |r| {
-                    codec::online_code(r)
+            snapshot(c, |c| {
+                let mut grants = all(c, &LIST_ONLINE, &user.0, &ONLINE_NAMES, |r| {
+                    codec::online(r)
                 })?;
-                attach_codes(&mut grants, codes);
-            }
-            tx.commit().map_err(|e| read_error(&e))?;
-            Ok(grants)
+                if !grants.is_empty() {
+                    let codes = all(c, &LIST_ONLINE_CODES, &user.0, &CODE_NAMES, |r| {
+                        codec::online_code(r)
+                    })?;
+                    attach_codes(&mut grants, codes);
+                }
+                Ok(grants)
+            })
         })
     }
 
@@ -190,21 +187,22 @@ impl FastReads {
         token: TokenId,
     ) -> Result<Option<OnlineEmergency>, StoreError> {
         self.with(|c| {
-            let tx = c.unchecked_transaction().map_err(|e| read_error(&e))?;
-            let found = match first(&tx, &FIND_ONLINE, &token.0, &ONLINE_NAMES, |r| {
-                codec::online(r)
-            })? {
-                Some(mut e) => {
-                    let codes = all(&tx, &FIND_ONLINE_CODES, &token.0, &CODE_NAMES, |r| {
-                        codec::online_code(r)
-                    })?;
-                    e.codes.extend(codes.into_iter().map(|(_, code)| code));
-                    Some(e)
-                }
-                None => None,
-            };
-            tx.commit().map_err(|e| read_error(&e))?;
-            Ok(found)
+            snapshot(c, |c| {
+                Ok(
+                    match first(c, &FIND_ONLINE, &token.0, &ONLINE_NAMES, |r| {
+                        codec::online(r)
+                    })? {
+                        Some(mut e) => {
+                            let codes = all(c, &FIND_ONLINE_CODES, &token.0, &CODE_NAMES, |r| {
+                                codec::online_code(r)
+                            })?;
+                            e.codes.extend(codes.into_iter().map(|(_, code)| code));
+                            Some(e)
+                        }
+                        None => None,
+                    },
+                )
+            })
         })
     }
 }
@@ -254,9 +252,41 @@ fn first<T>(
     }
 }
 
+/// Runs `f` in one read transaction, so its statements see one snapshot. `BEGIN` and
+/// `COMMIT` are cached statements: `Connection::transaction` would parse them again for every
+/// read (a tenth of the read path in the load harness's profile). On an error the transaction
+/// is rolled back; a connection whose rollback failed is still in it, and [`FastReads::with`]
+/// closes it instead of keeping it.
+fn snapshot<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let run = |sql: &str| {
+        c.prepare_cached(sql)
+            .and_then(|mut st| st.raw_execute())
+            .map_err(|e| read_error(&e))
+    };
+    run("BEGIN")?;
+    let out = f(c).and_then(|v| run("COMMIT").map(|_| v));
+    if out.is_err() && !c.is_autocommit() {
+        let _ = run("ROLLBACK");
+    }
+    out
+}
+
+/// The user by login, and the user's tokens (texts built once, not per read). The tokens
+/// are sorted by serial here, not by `ORDER BY`: `tokens_user_id` does not hold the serial,
+/// so SQLite would build a temporary B-tree for every read to sort a row or two. Rust's
+/// `str` order is SQLite's `BINARY` collation (bytewise), so the order is the same.
+static USER_BY_LOGIN: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {USER_COLS} FROM users WHERE login = ?1"));
+static AUTH_TOKENS: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = ?1"));
+
 fn user_by_login(c: &Connection, login: &str) -> Result<Option<User>, StoreError> {
-    let sql = format!("SELECT {USER_COLS} FROM users WHERE login = ?1");
-    let mut st = c.prepare_cached(&sql).map_err(|e| read_error(&e))?;
+    let mut st = c
+        .prepare_cached(&USER_BY_LOGIN)
+        .map_err(|e| read_error(&e))?;
     st.query_row([login], |row| {
         Ok(codec::user(&LiteRow::new(row, &USER_NAMES)))
     })
@@ -266,17 +296,17 @@ fn user_by_login(c: &Connection, login: &str) -> Result<Option<User>, StoreError
 }
 
 fn auth_tokens(c: &Connection, user: UserId) -> Result<Vec<AuthToken>, StoreError> {
-    let sql = format!("SELECT {AUTH_TOKEN_COLS} FROM tokens WHERE user_id = ?1 ORDER BY serial");
-    let mut st = c.prepare_cached(&sql).map_err(|e| read_error(&e))?;
+    let mut st = c.prepare_cached(&AUTH_TOKENS).map_err(|e| read_error(&e))?;
     let rows = st
         .query_map([user.0], |row| {
             Ok(codec::auth_token(&LiteRow::new(row, &AUTH_TOKEN_NAMES)))
         })
         .map_err(|e| read_error(&e))?;
-    let mut out = Vec::new();
+    let mut out: Vec<AuthToken> = Vec::new();
     for r in rows {
         out.push(r.map_err(|e| read_error(&e))??);
     }
+    out.sort_unstable_by(|a, b| a.token.serial.cmp(&b.token.serial));
     Ok(out)
 }
 
