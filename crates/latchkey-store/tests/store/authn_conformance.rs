@@ -37,6 +37,7 @@ conformance!(
     attempts_are_taken_once,
     attempts_go_with_their_user_and_agent,
     token_pin_update_clears_new_pin_flag,
+    tokens_are_read_by_serial,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -578,6 +579,33 @@ mod cases {
             [("T1", 0), ("T2", 3)]
         );
         assert_eq!(status(s).await, UserStatus::Enabled);
+    }
+
+    /// Both reads of a user's tokens give them by serial, not in the order they were made
+    /// (the SQLite fast path sorts them itself).
+    pub async fn tokens_are_read_by_serial(db: &mut TestDb) {
+        let s = &db.store;
+        let x = setup(s).await;
+        for serial in ["T0-late", "A9", "T1a"] {
+            s.insert_token(
+                &new_token(serial, x.domain, Some(x.user.id)),
+                &draft("token.create", serial),
+            )
+            .await
+            .unwrap();
+        }
+        let expected = ["A9", "T0-late", "T1", "T1a", "T2"];
+        let serials = |tokens: &[latchkey_core::authn::store::AuthToken]| {
+            tokens
+                .iter()
+                .map(|t| t.token.serial.clone())
+                .collect::<Vec<_>>()
+        };
+        let listed = s.list_auth_tokens(x.user.id).await.unwrap();
+        assert_eq!(serials(&listed), expected);
+        let (user, tokens) = s.find_user_with_tokens("alice").await.unwrap().unwrap();
+        assert_eq!(user.id, x.user.id);
+        assert_eq!(serials(&tokens), expected);
     }
 
     pub async fn missing_user_is_not_found(db: &mut TestDb) {
