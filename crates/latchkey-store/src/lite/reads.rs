@@ -122,13 +122,11 @@ impl FastReads {
     ) -> Result<Option<(User, Vec<AuthToken>)>, StoreError> {
         self.with(|c| {
             snapshot(c, |c| {
-                Ok(match user_by_login(c, login)? {
-                    Some(user) => {
-                        let tokens = auth_tokens(c, user.id)?;
-                        Some((user, tokens))
-                    }
-                    None => None,
-                })
+                let Some(user) = user_by_login(c, login)? else {
+                    return Ok(None);
+                };
+                let tokens = auth_tokens(c, user.id)?;
+                Ok(Some((user, tokens)))
             })
         })
     }
@@ -188,20 +186,17 @@ impl FastReads {
     ) -> Result<Option<OnlineEmergency>, StoreError> {
         self.with(|c| {
             snapshot(c, |c| {
-                Ok(
-                    match first(c, &FIND_ONLINE, &token.0, &ONLINE_NAMES, |r| {
-                        codec::online(r)
-                    })? {
-                        Some(mut e) => {
-                            let codes = all(c, &FIND_ONLINE_CODES, &token.0, &CODE_NAMES, |r| {
-                                codec::online_code(r)
-                            })?;
-                            e.codes.extend(codes.into_iter().map(|(_, code)| code));
-                            Some(e)
-                        }
-                        None => None,
-                    },
-                )
+                let Some(mut e) = first(c, &FIND_ONLINE, &token.0, &ONLINE_NAMES, |r| {
+                    codec::online(r)
+                })?
+                else {
+                    return Ok(None);
+                };
+                let codes = all(c, &FIND_ONLINE_CODES, &token.0, &CODE_NAMES, |r| {
+                    codec::online_code(r)
+                })?;
+                e.codes.extend(codes.into_iter().map(|(_, code)| code));
+                Ok(Some(e))
             })
         })
     }

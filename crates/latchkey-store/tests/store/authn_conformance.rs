@@ -12,7 +12,7 @@
 
 use latchkey_core::audit::{AuditDraft, Verdict};
 use latchkey_core::authn::store::{
-    Attempt, AttemptState, AuthnStore, Failure, FailureOutcome, LockState, TokenUse,
+    Attempt, AttemptState, AuthToken, AuthnStore, Failure, FailureOutcome, LockState, TokenUse,
 };
 use latchkey_core::ids::{AgentId, DomainId, TokenId, UserId};
 use latchkey_core::model::User;
@@ -595,7 +595,7 @@ mod cases {
             .unwrap();
         }
         let expected = ["A9", "T0-late", "T1", "T1a", "T2"];
-        let serials = |tokens: &[latchkey_core::authn::store::AuthToken]| {
+        let serials = |tokens: &[AuthToken]| {
             tokens
                 .iter()
                 .map(|t| t.token.serial.clone())
