@@ -68,6 +68,7 @@ mod store;
 mod tx;
 
 pub use group::GroupCommitStats;
+pub use lite::checkpoint::CheckpointStats;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,9 +91,13 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// transaction after another connection changed the database, so under a steady stream of
 /// authentications every read paid for an `munmap` (with its TLB shootdown) and page faults
 /// (measured in docs/benchmarks.md); `pread` from the OS page cache is cheaper.
+/// `wal_autocheckpoint = 10000` (`lite::checkpoint::SAFETY_NET`): the checkpoint thread
+/// (`lite/checkpoint.rs`) checkpoints from 1,000 frames; a `COMMIT` does only if it falls
+/// behind.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; \
+     PRAGMA wal_autocheckpoint = 10000; \
      PRAGMA foreign_keys = ON;";
 
 /// Which database a [`SqlStore`] talks to.
@@ -127,6 +132,8 @@ struct Lite {
     writer: lite::writer::LiteWriter,
     /// Taken by every SQLite write transaction of either connection.
     gate: lite::WriteGate,
+    /// Runs the WAL checkpoints that no connection runs itself.
+    checkpoints: lite::checkpoint::Checkpointer,
 }
 
 impl SqlStore {
@@ -203,8 +210,16 @@ impl SqlStore {
             .await
             .map_err(|e| map_db(e, || "SQLite database".to_owned(), ""))?;
         let gate = lite::WriteGate::default();
-        let lite_writer = match lite::writer::LiteWriter::start(&path, Arc::clone(&gate)) {
-            Ok(w) => w,
+        let started = lite::checkpoint::Checkpointer::start(
+            &path,
+            Arc::clone(&gate),
+            lite::checkpoint::INTERVAL,
+        )
+        .and_then(|ckpt| {
+            lite::writer::LiteWriter::start(&path, Arc::clone(&gate)).map(|w| (w, ckpt))
+        });
+        let (lite_writer, checkpoints) = match started {
+            Ok(both) => both,
             Err(e) => {
                 writer.close().await;
                 reader.close().await;
@@ -220,6 +235,7 @@ impl SqlStore {
                 reads: lite::reads::FastReads::new(&path),
                 writer: lite_writer,
                 gate,
+                checkpoints,
             })),
         })
     }
@@ -249,10 +265,18 @@ impl SqlStore {
         }
     }
 
+    /// Counters of the WAL checkpoint thread (SQLite; `None` on PostgreSQL).
+    pub fn checkpoint_stats(&self) -> Option<CheckpointStats> {
+        self.lite.as_ref().map(|l| l.checkpoints.stats())
+    }
+
     /// Closes every connection; waits for those in use to be returned.
     pub async fn close(&self) {
         if let Some(lite) = &self.lite {
             lite.writer.close().await;
+            let lite = Arc::clone(lite);
+            // Joins the thread, which may be inside a checkpoint for some milliseconds.
+            let _ = tokio::task::spawn_blocking(move || lite.checkpoints.stop()).await;
         }
         self.writer.close().await;
         self.reader.close().await;
@@ -329,6 +353,21 @@ fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sqlite_connections_checkpoint_only_as_a_safety_net() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("a.db").display());
+        let s = SqlStore::connect(&url).await.unwrap();
+        for pool in [&s.writer, &s.reader] {
+            let n: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(n, lite::checkpoint::SAFETY_NET);
+        }
+        s.close().await;
+    }
 
     #[test]
     fn scheme_is_found_without_the_rest_of_the_url() {

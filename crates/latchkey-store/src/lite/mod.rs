@@ -10,7 +10,9 @@
 //!   thread;
 //! - [`writer`]: the group-commit writer of authentication writes is a thread of its own with
 //!   its own connection, running a whole batch without a hand-off per statement;
-//! - [`ops`]: the authentication writes that writer runs.
+//! - [`ops`]: the authentication writes that writer runs;
+//! - [`checkpoint`]: WAL checkpoints on a thread of their own, so that no write waits for
+//!   one.
 //!
 //! Everything else (administration, migrations, the other reads) stays on sqlx. The SQL
 //! texts are the ones the sqlx path runs (numbered `$N` placeholders, bound by name here as
@@ -26,6 +28,7 @@
 //!   ([`WriteGate`], fair, first come first served) before `BEGIN IMMEDIATE`, so neither can
 //!   starve the other through SQLite's sleeping busy handler.
 
+pub(crate) mod checkpoint;
 pub(crate) mod ops;
 pub(crate) mod reads;
 pub(crate) mod writer;

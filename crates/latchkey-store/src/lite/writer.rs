@@ -16,7 +16,9 @@
 //!   connection, which takes the same gate) get their turn between two batches.
 //! - The connection is opened with `synchronous = FULL` and `foreign_keys = ON` (both are
 //!   per connection in SQLite): a committed batch survives power loss, and references are
-//!   checked as on every other connection.
+//!   checked as on every other connection. It checkpoints only if the checkpoint thread
+//!   (`checkpoint.rs`) falls far behind (`wal_autocheckpoint` at its safety net), so batches
+//!   do not wait for checkpoints.
 //! - [`LiteWriter::close`] lets the thread finish the batch it is in and the operations queued
 //!   before the call, then stops it and closes the connection; operations sent after that get
 //!   an error and write nothing.
@@ -46,6 +48,7 @@ pub(crate) const SQLITE_BATCH: usize = 128;
 /// `SQLITE_PRAGMAS` in `lib.rs`.
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; \
+     PRAGMA wal_autocheckpoint = 10000; \
      PRAGMA foreign_keys = ON;";
 
 /// Appends a record (the text built once, not per record).
@@ -352,4 +355,29 @@ fn batch_body(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Result<(), StoreE
             .map_err(|e| map_lite(&e, chain_subject, ""))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_writer_checkpoints_only_as_a_safety_net_and_syncs_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        std::fs::write(&path, b"").unwrap();
+        let conn = open(&path).unwrap();
+        let pragma = |name: &str| -> i64 {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(
+            pragma("wal_autocheckpoint"),
+            super::super::checkpoint::SAFETY_NET
+        );
+        assert_eq!(pragma("synchronous"), 2, "FULL");
+        assert_eq!(pragma("foreign_keys"), 1);
+    }
 }
