@@ -28,7 +28,9 @@
 //! - The connections keep `wal_autocheckpoint` at [`SAFETY_NET`] frames, ten times
 //!   [`COMPLETE_AT`]: if this thread falls behind or stops, the committing connection
 //!   checkpoints as SQLite always does, and the WAL stays bounded.
-//! - The gate is held only for step 2, and taken like the writers take it (fair, in order).
+//! - The gate is held only for step 2, and taken like the writers take it (fair, in order);
+//!   step 2 waits at most [`RESTART_WAIT`] for readers (an administrator's long read, say)
+//!   and then leaves the restart to a later tick.
 //! - A failed checkpoint is logged and retried at the next tick; nothing is lost.
 
 use std::cell::Cell;
@@ -50,6 +52,8 @@ pub(crate) const INTERVAL: Duration = Duration::from_millis(100);
 /// WAL frames from which the WAL is started over under the write gate (SQLite's own automatic
 /// checkpoint threshold).
 pub(crate) const COMPLETE_AT: i64 = 1_000;
+/// How long step 2 waits, holding the write gate, for readers to leave the WAL.
+pub(crate) const RESTART_WAIT: Duration = Duration::from_millis(5);
 /// `wal_autocheckpoint` of every connection: the fallback should this thread fall behind.
 pub(crate) const SAFETY_NET: i64 = 10 * COMPLETE_AT;
 
@@ -176,8 +180,10 @@ impl Ckpt {
                 | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(|e| map_lite(&e, subject, ""))?;
-        // Step 2 waits (briefly, the gate keeps writers out) for readers still in the WAL.
-        conn.busy_timeout(Duration::from_secs(5))
+        // Step 2 waits for readers still in the WAL while it holds the gate: readers of the
+        // authentication path take microseconds, but an administrator's long read must not
+        // hold every write up. After [`RESTART_WAIT`] step 2 gives up until the next tick.
+        conn.busy_timeout(RESTART_WAIT)
             .map_err(|e| map_lite(&e, subject, ""))?;
         conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {SAFETY_NET};"))
             .map_err(|e| map_lite(&e, subject, ""))?;
@@ -253,11 +259,10 @@ impl Ckpt {
         Ok(done)
     }
 
-    /// `PRAGMA wal_checkpoint(MODE)`: the WAL's frames and those copied; an error if SQLite
-    /// reports the checkpoint as blocked.
+    /// `PRAGMA wal_checkpoint(MODE)`: the WAL's frames and those copied.
     fn checkpoint(&self, mode: &'static str) -> Result<(i64, i64), StoreError> {
         let subject = || format!("SQLite {mode} checkpoint");
-        let (busy, log, copied) = self
+        let (_blocked, log, copied) = self
             .conn
             .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
                 Ok((
@@ -267,11 +272,9 @@ impl Ckpt {
                 ))
             })
             .map_err(|e| map_lite(&e, subject, ""))?;
-        // A passive checkpoint held back by a reader reports itself blocked: expected, and
-        // what step 2 is for. The restart of step 2 must not be.
-        if busy != 0 && mode != "PASSIVE" {
-            return Err(StoreError::Backend(format!("{}: blocked", subject())));
-        }
+        // A checkpoint held back by a reader reports itself blocked: the passive step
+        // whenever a reader limits it (what step 2 is for), step 2 when a reader stayed in the
+        // WAL longer than `RESTART_WAIT`. Neither is a failure: the next tick tries again.
         Ok((log, copied))
     }
 }
@@ -353,6 +356,37 @@ mod tests {
         let before = std::fs::metadata(&wal).unwrap().len();
         insert(&writer, 1);
         assert_eq!(std::fs::metadata(&wal).unwrap().len(), before);
+    }
+
+    #[test]
+    fn a_reader_that_stays_in_the_wal_holds_the_gated_step_up_only_briefly() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = wal_database(dir.path());
+        insert(&writer, usize::try_from(COMPLETE_AT).unwrap());
+        // An administrator's long read, inside the WAL for the whole tick.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        let counters = Counters::default();
+        let ckpt = Ckpt::open(&path, WriteGate::default()).unwrap();
+        let started = std::time::Instant::now();
+        ckpt.tick(&counters);
+        // RESTART_WAIT is 5 ms; the bound leaves a slow machine 400 times that.
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(counters.completed_under_gate.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.failures.load(Ordering::Relaxed), 0, "{counters:?}");
+        // The reader still sees its snapshot; a later tick starts the WAL over.
+        let still: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(still, seen);
+        reader.execute_batch("COMMIT").unwrap();
     }
 
     #[test]
