@@ -43,7 +43,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use latchkey_core::store::StoreError;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use super::{WriteGate, map_lite};
 
@@ -172,21 +172,15 @@ struct Ckpt {
 
 impl Ckpt {
     fn open(path: &Path, gate: WriteGate) -> Result<Ckpt, StoreError> {
-        let subject = || "SQLite database (checkpoints)".to_owned();
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|e| map_lite(&e, subject, ""))?;
         // Step 2 waits for readers still in the WAL while it holds the gate: readers of the
         // authentication path take microseconds, but an administrator's long read must not
         // hold every write up. After [`RESTART_WAIT`] step 2 gives up until the next tick.
-        conn.busy_timeout(RESTART_WAIT)
-            .map_err(|e| map_lite(&e, subject, ""))?;
-        conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {SAFETY_NET};"))
-            .map_err(|e| map_lite(&e, subject, ""))?;
+        let conn = super::open(
+            path,
+            RESTART_WAIT,
+            &format!("PRAGMA wal_autocheckpoint = {SAFETY_NET};"),
+            || "SQLite database (checkpoints)".to_owned(),
+        )?;
         // SQLite's own name for the file (symbolic links resolved).
         let db_path = PathBuf::from(conn.path().unwrap_or_default());
         let db = File::open(&db_path).map_err(|e| {

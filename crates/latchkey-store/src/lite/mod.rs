@@ -33,12 +33,14 @@ pub(crate) mod ops;
 pub(crate) mod reads;
 pub(crate) mod writer;
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use latchkey_core::store::StoreError;
 use rusqlite::ffi;
 use rusqlite::types::ToSql;
-use rusqlite::{Row, Statement};
+use rusqlite::{Connection, OpenFlags, Row, Statement};
 
 use crate::codec::Cols;
 
@@ -66,6 +68,29 @@ pub(crate) fn bind(st: &mut Statement<'_>, values: &[&dyn ToSql]) -> Result<(), 
             .map_err(|e| map_lite(&e, || "statement".to_owned(), ""))?;
     }
     Ok(())
+}
+
+/// Opens a read-write connection of this module's own to the database at `path` (an existing
+/// file), with `busy` as its busy timeout and `pragmas` run on it; errors are described by
+/// `subject`.
+pub(crate) fn open(
+    path: &Path,
+    busy: Duration,
+    pragmas: &str,
+    subject: fn() -> String,
+) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| map_lite(&e, subject, ""))?;
+    conn.busy_timeout(busy)
+        .map_err(|e| map_lite(&e, subject, ""))?;
+    conn.execute_batch(pragmas)
+        .map_err(|e| map_lite(&e, subject, ""))?;
+    Ok(conn)
 }
 
 /// Maps a `rusqlite` error met while working on `subject`, like [`crate::error::map_db`]:

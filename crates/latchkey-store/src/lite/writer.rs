@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use latchkey_core::audit::{AuditDraft, chain_hash};
 use latchkey_core::store::StoreError;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{WriteGate, bind, map_lite};
@@ -213,18 +213,9 @@ impl LiteWriter {
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
-    let subject = || "SQLite database (writer)".to_owned();
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI,
-    )
-    .map_err(|e| map_lite(&e, subject, ""))?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(|e| map_lite(&e, subject, ""))?;
-    conn.execute_batch(PRAGMAS)
-        .map_err(|e| map_lite(&e, subject, ""))?;
+    let conn = super::open(path, Duration::from_secs(5), PRAGMAS, || {
+        "SQLite database (writer)".to_owned()
+    })?;
     // Every statement of every operation stays prepared.
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
