@@ -199,20 +199,21 @@ fn wait_for_readers(tries: i32) -> bool {
 
 impl Ckpt {
     fn open(path: &Path, gate: WriteGate) -> Result<Ckpt, StoreError> {
-        // Step 2 waits for readers still in the WAL while it holds the gate: readers of the
-        // authentication path take microseconds, but an administrator's long read must not
-        // hold every write up. After [`RESTART_WAIT`] step 2 gives up until the next tick.
+        let subject = || "SQLite database (checkpoints)".to_owned();
         let conn = super::open(
             path,
             RESTART_WAIT,
             &format!("PRAGMA wal_autocheckpoint = {SAFETY_NET};"),
-            || "SQLite database (checkpoints)".to_owned(),
+            subject,
         )?;
-        // SQLite's own busy handler sleeps 1 ms, then 2 ms, then the rest of the timeout, so a
-        // reader that leaves the WAL after a few microseconds cost step 2 a whole millisecond
-        // with the gate held (docs/benchmarks.md, 2026-12-07): look again every READER_POLL.
+        // Step 2 waits for readers still in the WAL while it holds the gate: readers of the
+        // authentication path take microseconds, but an administrator's long read must not
+        // hold every write up. After [`RESTART_WAIT`] step 2 gives up until the next tick.
+        // This handler replaces the busy timeout `open` set: SQLite's own sleeps 1 ms, then
+        // 2 ms, then the rest, so a reader that left the WAL after a few microseconds cost
+        // step 2 a whole millisecond with the gate held (docs/benchmarks.md, 2026-12-07).
         conn.busy_handler(Some(wait_for_readers))
-            .map_err(|e| map_lite(&e, || "SQLite database (checkpoints)".to_owned(), ""))?;
+            .map_err(|e| map_lite(&e, subject, ""))?;
         // SQLite's own name for the file (symbolic links resolved).
         let db_path = PathBuf::from(conn.path().unwrap_or_default());
         let db = File::open(&db_path).map_err(|e| {
